@@ -1,0 +1,1 @@
+"""Pictures: result grids, embedding plots and curves."""
