@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ def export_onnx(module, size: int, out: Path) -> None:
 
     tmp = out.with_suffix(".tmp.onnx")
     dummy = torch.zeros(2, 3, size, size)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated but handles these CNNs without onnxscript surprises
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             module, (dummy,), str(tmp), input_names=["pixels"], output_names=["features"],
             dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, opset_version=17, dynamo=False,

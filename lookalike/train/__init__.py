@@ -1,0 +1,1 @@
+"""Learn embeddings from the workspace's own catalog: metric heads, classifiers, autoencoders, PCA, fine-tuning."""

@@ -1,0 +1,221 @@
+"""Query cropping: croppers find the product in a photo, manual boxes are honoured, regions do not overlap."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from lookalike import images
+from lookalike.crop import (create_cropper, find_regions, is_cropper, list_croppers, parse_crop, regions_to_dict,
+                            register_cropper, search_with_crop)
+from lookalike.crop.none import NoCropper
+from lookalike.crop.onnx_detector import parse_detections
+from lookalike.crop.regions import iou, iou_matrix, nms
+from lookalike.errors import BadInput, NotFound
+
+PRODUCT = "Oatly-Natural-Oatghurt"
+PASTE_BOX = (450, 300, 690, 510)  # where the product goes in the 700 x 520 composite
+
+
+@pytest.fixture(scope="module")
+def searcher(demo_ws):
+    from lookalike.search import Searcher
+
+    return Searcher(demo_ws)
+
+
+def composite(root, product: str = PRODUCT, box=PASTE_BOX, blur: float = 0) -> Image.Image:
+    """A real shopper photo enlarged to 700 x 520 as background, with a product's catalog image pasted at box."""
+    bg = images.load(root / "demo/queries/Ginger__Ginger_011.jpg").resize((700, 520))
+    if blur:
+        bg = bg.filter(ImageFilter.GaussianBlur(blur))
+    item = images.load(root / f"demo/images/{product}_iconic.jpg").resize((box[2] - box[0], box[3] - box[1]))
+    bg.paste(item, box[:2])
+    return bg
+
+
+@pytest.fixture(scope="module")
+def root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
+
+
+# -- registry ----------------------------------------------------------------
+def test_registry_lists_builtins_and_rejects_unknown_names():
+    assert {"none", "saliency", "multiscale", "onnx-detector"} <= set(list_croppers())
+    assert is_cropper("saliency") and not is_cropper("yolo")
+    with pytest.raises(BadInput, match="valid croppers: .*multiscale.*none"):
+        create_cropper("yolo")
+    with pytest.raises(BadInput, match="unknown crop 'yolo'.*x0,y0,x1,y1"):
+        parse_crop("yolo")
+
+
+def test_register_cropper_warns_on_overwrite():
+    register_cropper("test-none", NoCropper)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        register_cropper("test-none", NoCropper)
+    assert any("already registered" in str(w.message) for w in caught)
+    assert isinstance(create_cropper("test-none"), NoCropper)
+
+
+def test_parse_crop_reads_boxes_and_names():
+    assert parse_crop("10, 20,30,40") == (10, 20, 30, 40)
+    assert parse_crop([1, 2, 3.4, 4]) == (1, 2, 3, 4)
+    assert parse_crop("multiscale") == "multiscale"
+    assert is_cropper(parse_crop("auto"))
+    with pytest.raises(BadInput, match="4 numbers"):
+        parse_crop((1, 2, 3))
+
+
+# -- geometry ----------------------------------------------------------------
+def test_iou_and_nms_against_a_loop():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (30, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 60, (30, 2))], 1)
+    m = iou_matrix(boxes)
+    for i in range(30):
+        for j in range(30):
+            assert m[i, j] == pytest.approx(iou(boxes[i], boxes[j]))
+    scores = rng.uniform(size=30)
+    keep = nms(boxes, scores, 0.3)
+    assert all(m[a, b] <= 0.3 for a in keep for b in keep if a != b)
+    dropped = set(range(30)) - set(keep)  # every dropped box overlaps a better kept one
+    assert all(any(m[d, k] > 0.3 and scores[k] >= scores[d] for k in keep) for d in dropped)
+
+
+# -- manual boxes ------------------------------------------------------------
+def test_manual_box_is_honoured_exactly(searcher, demo_queries):
+    img = images.load(demo_queries[0][0])
+    found = search_with_crop(searcher, img, k=5, crop="40,30,300,280")
+    assert [r["box"] for r in found] == [(40, 30, 300, 280)]
+    direct = searcher.search_images([img.crop((40, 30, 300, 280))], 5)
+    assert [h.product_id for h in found[0]["results"]] == [h.product_id for h in direct]
+    assert all(h["box"] == [40, 30, 300, 280] for h in regions_to_dict(found)[0]["results"])
+
+
+@pytest.mark.parametrize("box, message", [
+    ("0,0,400,100", "outside the 348x348 image"),
+    ("-5,0,100,100", "outside"),
+    ("50,50,50,120", "empty crop box"),
+    ("90,50,10,120", "empty crop box"),
+])
+def test_bad_boxes_get_clear_errors(searcher, demo_queries, box, message):
+    img = images.load(demo_queries[0][0])
+    with pytest.raises(BadInput, match=message):
+        search_with_crop(searcher, img, crop=box)
+
+
+def test_regions_must_be_positive(searcher, demo_queries):
+    img = images.load(demo_queries[0][0])
+    with pytest.raises(BadInput, match="regions must be between 1"):
+        search_with_crop(searcher, img, regions=0)
+
+
+# -- croppers find the product ------------------------------------------------
+@pytest.mark.slow
+def test_multiscale_finds_a_pasted_product(searcher, root):
+    img = composite(root)
+    found = search_with_crop(searcher, img, k=5, crop=create_cropper("multiscale", grid=3, window=0.4))
+    assert found[0]["results"][0].product_id == PRODUCT
+    assert iou(found[0]["box"], PASTE_BOX) > 0.4
+
+
+def test_saliency_box_covers_a_product_on_a_plain_background(root):
+    img = composite(root, blur=12)
+    for method in ("spectral", "edges"):
+        region = create_cropper("saliency", method=method).propose(img, 1)[0]
+        assert iou(region.box, PASTE_BOX) > 0.3, method
+
+
+@pytest.mark.slow
+def test_multi_region_mode_returns_distinct_boxes_with_their_own_results(searcher, root):
+    img = composite(root)
+    for crop in ("multiscale", "saliency"):
+        found = search_with_crop(searcher, img, k=3, crop=crop, regions=3)
+        assert 2 <= len(found) <= 3
+        boxes = [r["box"] for r in found]
+        assert all(iou(a, b) <= 0.3 for i, a in enumerate(boxes) for b in boxes[i + 1:]), (crop, boxes)
+        assert all(len(r["results"]) == 3 for r in found)
+
+
+def test_none_is_the_whole_photo(searcher, demo_queries):
+    img = images.load(demo_queries[0][0])
+    found = search_with_crop(searcher, img, k=3, crop="none")
+    assert found[0]["box"] == (0, 0, img.width, img.height)
+    assert [h.product_id for h in found[0]["results"]] == [h.product_id for h in searcher.search_images([img], 3)]
+
+
+# -- onnx detector -------------------------------------------------------------
+def tiny_detector(path, outputs: np.ndarray, size: int = 320):
+    """An ONNX 'detector' that ignores its input and always outputs these detections."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("Constant", [], ["dets"], value=numpy_helper.from_array(outputs.astype(np.float32), "v"))
+    graph = helper.make_graph(
+        [node], "tiny_detector", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("dets", TensorProto.FLOAT, list(outputs.shape))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_onnx_detector_xyxy_boxes_are_scaled_thresholded_and_suppressed(tmp_path):
+    dets = np.array([[[10, 20, 110, 220, 0.9, 1], [12, 22, 112, 218, 0.8, 1],  # a near-duplicate, suppressed
+                      [200, 200, 300, 300, 0.7, 2], [0, 0, 50, 50, 0.1, 0]]])  # the last is under the threshold
+    path = tiny_detector(tmp_path / "det.onnx", dets)
+    cropper = create_cropper("onnx-detector", path=path, input_size=320)
+    regions = cropper.propose(Image.new("RGB", (640, 480)), 5)
+    assert [r.box for r in regions] == [(20, 30, 220, 330), (400, 300, 600, 450)]
+    only2 = create_cropper("onnx-detector", path=path, input_size=320, classes=[2])
+    assert [r.box for r in only2.propose(Image.new("RGB", (640, 480)), 5)] == [(400, 300, 600, 450)]
+
+
+def test_onnx_detector_yolov8_output(tmp_path):
+    # 4 + 2 classes rows, 2 candidates as columns: (cx, cy, w, h, class scores)
+    dets = np.array([[[160, 40], [160, 40], [100, 20], [60, 20], [0.2, 0.05], [0.95, 0.1]]])
+    path = tiny_detector(tmp_path / "yolo.onnx", dets)
+    cropper = create_cropper("onnx-detector", path=path, input_size=320, output_format="yolov8")
+    regions = cropper.propose(Image.new("RGB", (320, 320)), 3)
+    assert [r.box for r in regions] == [(110, 130, 210, 190)]
+    assert regions[0].score == pytest.approx(0.95)
+
+
+def test_onnx_detector_with_no_detection_falls_back_to_the_whole_photo(tmp_path):
+    path = tiny_detector(tmp_path / "det.onnx", np.array([[[0, 0, 50, 50, 0.1, 0]]]))
+    regions = create_cropper("onnx-detector", path=path, input_size=320).propose(Image.new("RGB", (64, 48)))
+    assert [r.box for r in regions] == [(0, 0, 64, 48)]
+
+
+def test_onnx_detector_errors_name_the_fix(tmp_path):
+    with pytest.raises(BadInput, match="onnx-detector:PATH.onnx"):
+        create_cropper("onnx-detector")
+    with pytest.raises(NotFound, match="not found"):
+        create_cropper("onnx-detector", path=tmp_path / "missing.onnx")
+    with pytest.raises(BadInput, match="yolov5"):
+        parse_detections(np.zeros((1, 4, 3)), "xyxy")
+
+
+# -- CLI -----------------------------------------------------------------------
+def test_cli_search_with_a_box_draws_it_and_reports_it(demo_ws, demo_queries, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from lookalike.cli import load_commands
+
+    out = tmp_path / "grid.png"
+    args = ["search", str(demo_queries[0][0]), "-w", str(demo_ws.root), "-k", "3", "--crop", "20,30,300,330",
+            "--grid", str(out), "--json"]
+    res = CliRunner().invoke(load_commands(), args)
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout[res.stdout.index("{"):])
+    assert body["regions"][0]["box"] == [20, 30, 300, 330]
+    assert len(body["results"]) == 3 and all(h["box"] == [20, 30, 300, 330] for h in body["results"])
+    assert Image.open(out).size[0] > 0
