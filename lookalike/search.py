@@ -54,7 +54,7 @@ class Searcher:
         self.model = model or ws.default_model
         self.index, self.info = load_index(ws.index_dir, self.model)
         cat = ws.catalog
-        self.image_product = cat.image_products(np.zeros(0))
+        self.image_product = cat.image_products()
         self.metadata = cat.products()
         self._embedder = None
 

@@ -334,8 +334,8 @@ class SqliteCatalog:
         rows = self.conn().execute(q, (status,) if status else ())
         return [_image_row(r) for r in rows]
 
-    def image_products(self, image_ids: np.ndarray) -> dict[int, str]:
-        """image id -> product id for every good image (cached by callers)."""
+    def image_products(self, image_ids: np.ndarray | None = None) -> dict[int, str]:
+        """image id -> product id for every image (the argument is accepted for compatibility and ignored)."""
         rows = self.conn().execute("SELECT id, product_id FROM images")
         return {int(r["id"]): r["product_id"] for r in rows}
 

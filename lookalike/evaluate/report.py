@@ -23,18 +23,18 @@ BAR_METRIC = "recall@1"
 def write_metrics_json(result: EvalResult, out_dir: Path) -> Path:
     """metrics.json: protocol, set sizes, every metric with its interval, CMC, per-category values."""
     path = out_dir / "metrics.json"
-    path.write_text(json.dumps(_finite(result.to_dict()), indent=1, ensure_ascii=False))
+    path.write_text(json.dumps(jsonable(result.to_dict()), indent=1, ensure_ascii=False))
     return path
 
 
-def _finite(obj):
+def jsonable(obj):
     """NaN is not valid JSON: write null instead."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [jsonable(v) for v in obj]
     return obj
 
 

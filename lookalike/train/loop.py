@@ -43,6 +43,7 @@ class Trainer:
         self.history: list[dict] = []
         self.seconds = 0.0
         self.resumed_from = 0
+        self._writer = None
         if fresh:
             for name in (CKPT, LOG):
                 (self.run_dir / name).unlink(missing_ok=True)
@@ -98,14 +99,18 @@ class Trainer:
                 f.write(json.dumps(rec) + "\n")
 
     def _tensorboard(self, rec: dict) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional; the JSON log is always written
-            return
-        with SummaryWriter(str(self.run_dir / "tb")) as w:
+        if self._writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional; the JSON log is always written
+                self._writer = False
+                return
+            self._writer = SummaryWriter(str(self.run_dir / "tb"))
+        if self._writer:
             for k, v in rec.items():
                 if k != "epoch" and isinstance(v, (int, float)):
-                    w.add_scalar(k, v, rec["epoch"])
+                    self._writer.add_scalar(k, v, rec["epoch"])
+            self._writer.flush()
 
     # -- the loop ----------------------------------------------------------
     def fit(self, epochs: int, train_epoch: Callable[[int], float], validate: Callable[[], dict]) -> dict:
@@ -132,6 +137,8 @@ class Trainer:
             self._save()
             if self.on_epoch:
                 self.on_epoch(rec)
+        if self._writer:
+            self._writer.close()
         if self.best_state is not None:
             for k, m in self.modules.items():
                 m.load_state_dict(self.best_state[k])
