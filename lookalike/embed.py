@@ -51,7 +51,8 @@ class EmbedReport:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
 
-def _read(row: ImageRow, preprocess, views: list[int]) -> tuple[ImageRow, np.ndarray | None, str | None]:
+def read_image(row: ImageRow, preprocess, views: list[int]) -> tuple[ImageRow, np.ndarray | None, str | None]:
+    """Reader: one catalog image -> (row, views x CHW array, None), or (row, None, reason) when it cannot be read."""
     try:
         img = images.load(row.local_path or row.source)
     except BadImage as e:
@@ -94,7 +95,7 @@ def embed_new(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: list[Future] | None = None
         for chunk in _batches(todo, per_batch):
-            futures = [pool.submit(_read, r, embedder.preprocess, views) for r in chunk]
+            futures = [pool.submit(read_image, r, embedder.preprocess, views) for r in chunk]
             if pending is not None:  # decode the next batch while this one runs
                 _embed_and_write(ws, embedder, pending, views, report)
                 if progress:
@@ -109,19 +110,28 @@ def embed_new(
 
 
 def _embed_and_write(ws: Workspace, embedder, futures: list[Future], views: list[int], report: EmbedReport) -> None:
-    good, arrays = [], []
-    for f in futures:
-        row, arr, err = f.result()
-        if err is not None:
-            ws.catalog.mark_image_error(row.id, err)
-            report.failed += 1
-            report.problems.append((f"{row.product_id}: {row.source}", err))
-            continue
-        good.append(row)
-        arrays.append(arr)
+    rows, failed = map_batch(embedder, [f.result() for f in futures], views)
+    write_batch(ws, embedder.name, embedder.version, rows, failed, report)
+
+
+def map_batch(embedder, decoded: list[tuple[ImageRow, np.ndarray | None, str | None]], views: list[int]):
+    """Mapper: decoded images -> ((image id, view, sha256, vec) rows, [(image, reason)] that failed to decode)."""
+    failed = [(row, err) for row, _, err in decoded if err is not None]
+    good = [(row, arr) for row, arr, err in decoded if err is None]
     if not good:
-        return
-    vecs = run_adaptive(embedder, np.concatenate(arrays)).reshape(len(good), len(views), -1)
-    rows = [(r.id, v, r.sha256, vecs[i, j]) for i, r in enumerate(good) for j, v in enumerate(views)]
-    ws.catalog.put_embeddings(embedder.name, embedder.version, rows)
-    report.embedded += len(good)
+        return [], failed
+    vecs = run_adaptive(embedder, np.concatenate([a for _, a in good])).reshape(len(good), len(views), -1)
+    rows = [(r.id, v, r.sha256, vecs[i, j]) for i, (r, _) in enumerate(good) for j, v in enumerate(views)]
+    return rows, failed
+
+
+def write_batch(ws: Workspace, model: str, version: str, rows: list, failed: list[tuple[ImageRow, str]],
+                report: EmbedReport) -> None:
+    """Writer: one batch's failures and vectors go to the catalog (vectors in one transaction)."""
+    for row, err in failed:
+        ws.catalog.mark_image_error(row.id, err)
+        report.failed += 1
+        report.problems.append((f"{row.product_id}: {row.source}", err))
+    if rows:
+        ws.catalog.put_embeddings(model, version, rows)
+        report.embedded += len({r[0] for r in rows})

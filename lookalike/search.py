@@ -57,6 +57,7 @@ class Searcher:
         self.image_product = cat.image_products()
         self.metadata = cat.products()
         self._embedder = None
+        self._originals: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
 
     @property
     def embedder(self):
@@ -81,11 +82,23 @@ class Searcher:
 
     def product_vectors(self, product_id: str) -> np.ndarray:
         """The original-view vectors of a product's images."""
-        ids, vecs = self.ws.catalog.embeddings(self.model, views=[0])
-        mask = np.array([self.image_product.get(int(i)) == product_id for i in image_of(ids)], dtype=bool)
-        if not mask.any():
+        vecs, rows = self._original_vectors()
+        found = rows.get(product_id)
+        if found is None:
             raise NotFound(f"product {product_id!r} has no embedded image. Run: lookalike index --model {self.model}")
-        return vecs[mask]
+        return vecs[found]
+
+    def _original_vectors(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """All original-view vectors and each product's rows in them, read from SQLite once per Searcher."""
+        if self._originals is None:
+            ids, vecs = self.ws.catalog.embeddings(self.model, views=[0])
+            rows: dict[str, list[int]] = {}
+            for row, img in enumerate(image_of(ids)):
+                pid = self.image_product.get(int(img))
+                if pid is not None:
+                    rows.setdefault(pid, []).append(row)
+            self._originals = (vecs, {pid: np.asarray(r, dtype=np.int64) for pid, r in rows.items()})
+        return self._originals
 
     def search_vectors(self, qvecs: np.ndarray, k: int = 10, filters: dict | None = None,
                        exclude: set[str] | None = None, combine: str = "mean") -> list[Hit]:

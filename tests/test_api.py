@@ -121,6 +121,24 @@ def test_search_crop_box(client, query):
     assert "x0,y0,x1,y1" in _error(_search(client, {"crop": "1,2,3"}, photo=query[0]), 400)
 
 
+def test_search_crop_auto_returns_boxes(client, query):
+    import importlib.util
+
+    resp = _search(client, {"crop": "auto", "regions": "2", "k": "3"}, photo=query[0])
+    if importlib.util.find_spec("lookalike.crop") is None:  # the automatic croppers are not installed
+        assert "lookalike.crop" in _error(resp, 400, "bad_input")
+        return
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    w, h = Image.open(io.BytesIO(query[0])).size
+    assert 1 <= len(out["regions"]) <= 2 and out["results"] == out["regions"][0]["results"]
+    for region in out["regions"]:
+        x0, y0, x1, y1 = region["box"]
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert all(hit["box"] == region["box"] and hit["thumb_url"] for hit in region["results"])
+    assert "unknown crop" in _error(_search(client, {"crop": "no-such-cropper"}, photo=query[0]), 400)
+
+
 def test_search_filters(client, query):
     resp = _search(client, {"filter": ["group=Fruit"], "k": "6"}, photo=query[0])
     assert resp.status_code == 200
@@ -206,6 +224,7 @@ def test_server_stays_up_after_bad_inputs(client, query):
 def test_products_pages_and_filters(client):
     first = client.get("/products", params={"page_size": 10}).json()
     assert first["total"] == 81 and first["pages"] == 9 and len(first["items"]) == 10
+    assert all(len(p["image_ids"]) == 2 and p["thumb_url"] for p in first["items"])
     last = client.get("/products", params={"page_size": 10, "page": 9}).json()
     assert len(last["items"]) == 1
     assert client.get("/products", params={"page": 50}).json()["items"] == []

@@ -49,7 +49,7 @@ def test_parse_selection():
 
 
 def test_leave_one_out_at_image_level_matches_a_direct_computation(demo_ws):
-    ids, vecs, pids, _ = direct(demo_ws)
+    _, vecs, pids, _ = direct(demo_ws)
     sims = vecs @ vecs.T
     np.fill_diagonal(sims, -np.inf)
     labels = np.array(pids)

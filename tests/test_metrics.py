@@ -9,7 +9,7 @@ import pytest
 
 from lookalike.evaluate import metrics as M
 from lookalike.evaluate.bootstrap import bootstrap_ci, paired_ci
-from lookalike.evaluate.ranking import encode_labels, group_max, rank_chunks
+from lookalike.evaluate.ranking import encode_labels, group_max
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ def check_against_oracle(q, ql, g, gl, ks, exclude_self=False):
     got = M.score_queries(q, ql, g, gl, ks, exclude)
     for i, (rels, n_rel) in enumerate(oracle_rankings(q, ql, g, gl, exclude_self)):
         assert got.n_rel[i] == n_rel
-        expect = {"map@r": oracle_metric("map@r", rels, n_rel), "r_precision": oracle_metric("r_precision", rels, n_rel)}
+        expect = {name: oracle_metric(name, rels, n_rel) for name in ("map@r", "r_precision")}
         for k in ks:
             for short, name in (("recall", "recall"), ("precision", "precision"), ("map@k", "map"), ("ndcg", "ndcg")):
                 expect[f"{name}@{k}"] = oracle_metric(short, rels, n_rel, k)

@@ -126,7 +126,7 @@ def test_crop_box_searches_the_boxed_item(page, server, demo_queries):
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.9, steps=6)
         page.mouse.up()
-    x0, y0, x1, y1 = resp.value.json()["query"]["crop"]  # in the photo's own pixels, not screen pixels
+    x0, _, _, y1 = resp.value.json()["query"]["crop"]  # in the photo's own pixels, not screen pixels
     natural = page.evaluate("[document.getElementById('preview').naturalWidth, "
                             "document.getElementById('preview').naturalHeight]")
     assert abs(x0 - 0.2 * natural[0]) < 0.02 * natural[0] and abs(y1 - 0.9 * natural[1]) < 0.02 * natural[1]

@@ -71,17 +71,21 @@ def index(
     workspace: Optional[Path] = WorkspaceOpt,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedder [workspace default, efficientnet_lite0]"),
     augment: Optional[list[str]] = typer.Option(None, help="Extra index-time views: hflip, vflip, rot90, rot180, rot270"),
-    backend: str = typer.Option("faiss", help="Index backend: faiss (exact) or faiss-hnsw (approximate)"),
+    backend: str = typer.Option("faiss", help="Index backend: faiss (exact), faiss-hnsw (approximate), pgvector, "
+                                "pgvector-hnsw (PostgreSQL at $LOOKALIKE_PG_DSN)"),
     batch_size: int = typer.Option(32, help="Images per inference batch (halved on out-of-memory)"),
+    strategy: str = typer.Option("sequential", help="Embedding strategy: sequential (one process) or ray (actors)"),
+    workers: int = typer.Option(2, help="sequential: image decode threads; ray: actors (one CPU each)"),
     set_default: bool = typer.Option(False, "--set-default", help="Make this model the workspace default"),
 ) -> None:
     """Embed new and changed images, then build or refresh the index."""
-    from ..embed import embed_new
+    from ..distribute import embed
     from ..index.build import build_index
 
     ws = open_ws(workspace)
     with progress_bar(f"embed {model or ws.default_model}") as update:
-        rep = embed_new(ws, model, augment=augment, batch_size=batch_size, progress=update)
+        rep = embed(ws, model, augment=augment, batch_size=batch_size, strategy=strategy, workers=workers,
+                    progress=update)
     console.print(f"embedded {rep.embedded} images with {rep.model} ({rep.images_per_second:.1f} img/s), "
                   f"{rep.failed} failed")
     _print_problems(rep.problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -36,17 +37,23 @@ def _protocol(relevant: str, query, gallery, leave_one_out: bool, unit: str):
 
 def _summary_table(result) -> Table:
     first = next(iter(result.models.values()))
-    metrics = [m for m in ("recall@1", "recall@5", "recall@10", "recall@20", "map@r", "r_precision", "ndcg@10")
-               if m in first.summary]
+    metrics = [m for m in ("recall@1", "recall@5", "recall@10", "map@r", "ndcg@10") if m in first.summary]
     table = Table(title=f"{len(result.eval_set.query_images)} queries, {len(result.eval_set.gallery_items)} "
-                        f"gallery items, relevant = same {result.protocol.relevant}")
+                        f"gallery items, relevant = same {result.protocol.relevant} (± half the 95% CI)")
     for col in ["model", *metrics]:
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for name, r in result.models.items():
-        cells = [f"{r.summary[m]['mean']:.3f} [{r.summary[m]['ci95'][0]:.3f}, {r.summary[m]['ci95'][1]:.3f}]"
-                 for m in metrics]
+        cells = [_cell(r.summary[m]) for m in metrics]
         table.add_row(name, *cells)
     return table
+
+
+def _cell(m: dict) -> str:
+    """'0.302 ±0.019' (half the 95% interval), or just the mean without intervals."""
+    lo, hi = m["ci95"]
+    if math.isnan(lo) or math.isnan(hi):  # no bootstrap
+        return f"{m['mean']:.3f}"
+    return f"{m['mean']:.3f} ±{(hi - lo) / 2:.3f}"
 
 
 @app.command("eval")

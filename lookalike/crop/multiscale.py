@@ -35,7 +35,7 @@ class MultiscaleCropper(Cropper):
     name = "multiscale"
     needs_searcher = True
 
-    def __init__(self, scales=(0.75, 0.55), grid: int = 0, window: float = 0.6, select: str = "top1",
+    def __init__(self, scales=(0.7, 0.5), grid: int = 0, window: float = 0.6, select: str = "top1",
                  region_grid: int = 3):
         if select not in SELECT:
             raise BadInput(f"unknown multiscale select {select!r}; use one of {', '.join(SELECT)}")

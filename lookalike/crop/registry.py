@@ -56,6 +56,7 @@ def clip_box(box, w: int, h: int) -> Box:
 #: built-in croppers as 'module:Class', imported on first use
 _BUILTINS: dict[str, str] = {
     "none": "lookalike.crop.none:NoCropper",
+    "center": "lookalike.crop.center:CenterCropper",
     "saliency": "lookalike.crop.saliency:SaliencyCropper",
     "multiscale": "lookalike.crop.multiscale:MultiscaleCropper",
     "onnx-detector": "lookalike.crop.onnx_detector:OnnxDetectorCropper",

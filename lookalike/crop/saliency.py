@@ -75,7 +75,7 @@ class SaliencyCropper(Cropper):
 
     name = "saliency"
 
-    def __init__(self, method: str = "spectral", alpha: float = 1.0, min_side: float = 0.35, margin: float = 0.08):
+    def __init__(self, method: str = "edges", alpha: float = 1.0, min_side: float = 0.35, margin: float = 0.08):
         if method not in METHODS:
             raise BadInput(f"unknown saliency method {method!r}; use one of {', '.join(METHODS)}")
         self.method, self.alpha, self.min_side, self.margin = method, alpha, min_side, margin
@@ -89,11 +89,8 @@ class SaliencyCropper(Cropper):
     def _propose(self, img, n: int, searcher, filters) -> list[Region]:
         boxes, scores = window_scores(self.saliency_map(img), self.alpha, self.min_side)
         top = np.argsort(-scores)[:400]
-        keep = nms(boxes[top], scores[top], 0.3, n)
-        sx, sy = img.width / MAP_SIZE, img.height / MAP_SIZE
-        out = []
-        for i in top[keep]:
-            x0, y0, x1, y1 = boxes[i]
-            mx, my = (x1 - x0) * self.margin, (y1 - y0) * self.margin
-            out.append(Region(((x0 - mx) * sx, (y0 - my) * sy, (x1 + mx) * sx, (y1 + my) * sy), float(scores[i])))
-        return out
+        boxes, scores = boxes[top], scores[top]
+        margin = (boxes[:, 2:] - boxes[:, :2]) * self.margin
+        boxes = np.concatenate([boxes[:, :2] - margin, boxes[:, 2:] + margin], 1).clip(0, MAP_SIZE)
+        boxes = np.round(boxes * np.array([img.width, img.height] * 2) / MAP_SIZE)
+        return [Region(tuple(boxes[i]), float(scores[i])) for i in nms(boxes, scores, 0.3, n)]

@@ -62,6 +62,9 @@ class OnnxEmbedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or int(os.environ.get("LOOKALIKE_THREADS", 0)) or (os.cpu_count() or 1)
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle ORT threads sleep instead of spinning, so image decoding (and other requests) get the cores between
+        # operators; on 2 cores this lifted the embed pipeline from ~69% to ~74-80% of bare speed at equal bare speed.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         self._input = self.session.get_inputs()[0].name
         self.dim = int(self.session.get_outputs()[0].shape[-1])

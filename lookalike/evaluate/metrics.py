@@ -138,7 +138,7 @@ def score_queries(query_vecs: np.ndarray, query_labels, gallery_vecs: np.ndarray
                   ks=DEFAULT_KS, exclude: np.ndarray | None = None, gallery_groups: np.ndarray | None = None,
                   with_r: bool = True) -> QueryScores:
     """Rank the gallery for every query (exact, chunked) and compute every metric per query."""
-    ks = tuple(sorted(set(int(k) for k in ks)))
+    ks = tuple(sorted({int(k) for k in ks}))
     qcodes, gcodes = encode_labels(query_labels, gallery_labels)
     depth = max(ks)
     if with_r:
@@ -152,10 +152,13 @@ def score_queries(query_vecs: np.ndarray, query_labels, gallery_vecs: np.ndarray
         first.append(chunk.first_rank)
         top.append(chunk.order[:, : max(ks)])
         top_scores.append(chunk.scores[:, : max(ks)])
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
-    return QueryScores({k: cat(v) for k, v in parts.items()}, cat(n_rel).astype(np.int64),
-                       cat(first).astype(np.int64), np.concatenate(top) if top else np.zeros((0, 0), np.int64),
+    return QueryScores({k: _cat(v) for k, v in parts.items()}, _cat(n_rel).astype(np.int64),
+                       _cat(first).astype(np.int64), np.concatenate(top) if top else np.zeros((0, 0), np.int64),
                        np.concatenate(top_scores) if top else np.zeros((0, 0), np.float32))
+
+
+def _cat(parts: list) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def knn_recall(query_vecs: np.ndarray, query_labels, gallery_vecs: np.ndarray, gallery_labels,
@@ -165,6 +168,9 @@ def knn_recall(query_vecs: np.ndarray, query_labels, gallery_vecs: np.ndarray, g
     Vectors are L2-normalised float32; ranking is by inner product. exclude_self=True leaves gallery item i out
     of query i's ranking (leave-one-out on one set). Queries with no relevant gallery item are left out.
     """
+    if exclude_self and len(query_vecs) != len(gallery_vecs):
+        raise ValueError(f"exclude_self needs the same set on both sides; got {len(query_vecs)} queries "
+                         f"and {len(gallery_vecs)} gallery vectors")
     exclude = np.arange(len(query_vecs)) if exclude_self else None
     scores = score_queries(query_vecs, query_labels, gallery_vecs, gallery_labels, ks, exclude, with_r=False)
     return {int(k): mean_valid(scores.values[f"recall@{k}"]) for k in ks}

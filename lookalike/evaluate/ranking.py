@@ -8,8 +8,8 @@ float32 score in the high word, the item index in the low word. Keys are unique,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def rank_chunks(query_vecs: np.ndarray, query_codes: np.ndarray, gallery_vecs: n
     if exclude is not None and len(exclude) and (np.asarray(exclude) >= 0).all():
         n_items -= 1  # every query loses one item: ranks never reach the last (excluded) position
     depth = max(0, min(depth, n_items))
-    counts = np.bincount(gallery_codes, minlength=int(max(query_codes.max(initial=0), gallery_codes.max(initial=0))) + 1)
+    n_codes = int(max(query_codes.max(initial=0), gallery_codes.max(initial=0))) + 1
+    counts = np.bincount(gallery_codes, minlength=n_codes)
     step = max(1, CHUNK_ELEMENTS // max(1, g.shape[0]))
     for start in range(0, len(q), step):
         stop = min(len(q), start + step)

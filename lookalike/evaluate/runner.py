@@ -81,7 +81,7 @@ def breakdown(values: dict[str, np.ndarray], groups: list[str], n_boot: int) -> 
 def evaluate(ws: Workspace, models: list[str], protocol: Protocol, ks=DEFAULT_KS, per: list[str] | None = None,
              n_boot: int = N_BOOT) -> EvalResult:
     """Evaluate each model on the same queries and gallery (images embedded by all of them)."""
-    ks = tuple(sorted(set(int(k) for k in ks)))
+    ks = tuple(sorted({int(k) for k in ks}))
     embedded = embedded_images(ws, models)
     common = None
     for ids, _ in embedded.values():

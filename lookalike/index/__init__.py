@@ -10,6 +10,8 @@ from .base import VectorIndex
 BACKENDS: dict[str, str] = {
     "faiss": "lookalike.index.faiss_index:FaissIndex",
     "faiss-hnsw": "lookalike.index.faiss_index:FaissHNSWIndex",
+    "pgvector": "lookalike.index.pgvector_index:PgVectorIndex",
+    "pgvector-hnsw": "lookalike.index.pgvector_index:PgVectorHNSWIndex",
 }
 
 

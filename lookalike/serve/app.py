@@ -75,6 +75,6 @@ def _add_pages(app: FastAPI) -> None:
 def _warm_up(state: ServeState) -> None:
     """Load the default index and open its model before the first request, so that one is not slow."""
     try:
-        state.searcher().embedder
+        _ = state.searcher().embedder  # opens the ONNX session
     except LookalikeError as e:
         log.warning("not ready to search yet: %s", e.message)

@@ -69,7 +69,7 @@ def parse_crop(value: str | None) -> tuple[int, int, int, int] | None:
         return None
     parts = value.split(",")
     try:
-        box = tuple(int(round(float(p))) for p in parts)
+        box = tuple(round(float(p)) for p in parts)
     except ValueError:
         box = ()
     if len(box) != 4:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, disable_created_metrics,
-                               generate_latest)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 if TYPE_CHECKING:
@@ -18,7 +24,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 class _StateCollector:
     """Sizes that are read when Prometheus scrapes, so they are never stale."""
 
-    def __init__(self, state: "ServeState"):
+    def __init__(self, state: ServeState):
         self.state = state
 
     def collect(self):
@@ -42,7 +48,7 @@ class _StateCollector:
 class Metrics:
     """A private registry per app, so several apps (tests) never collide."""
 
-    def __init__(self, state: "ServeState"):
+    def __init__(self, state: ServeState):
         disable_created_metrics()  # the *_created series only add noise to a scrape
         self.registry = CollectorRegistry()
         self.requests = Counter("lookalike_requests", "HTTP requests by method, route and status",

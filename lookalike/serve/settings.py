@@ -51,7 +51,7 @@ class Settings:
         return int(self.max_upload_mb * 1024 * 1024)
 
     @classmethod
-    def load(cls, workspace: str | Path | None = None, config: str | Path | None = None, **overrides) -> "Settings":
+    def load(cls, workspace: str | Path | None = None, config: str | Path | None = None, **overrides) -> Settings:
         """Settings from overrides (not None), then LOOKALIKE_* environment variables, then the config file."""
         values: dict = {}
         path = _config_path(workspace, config)
@@ -64,7 +64,7 @@ class Settings:
         return cls.from_dict(values)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Settings":
+    def from_dict(cls, values: dict) -> Settings:
         """Typed settings from strings or values; unknown keys are an error that lists the known ones."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))

@@ -60,7 +60,8 @@ def sample_points(ws: Workspace, model: str, color_by: str, max_points: int, see
     """(image ids, vecs, product ids, colour values) of up to max_points original-view embeddings."""
     vids, vecs = ws.catalog.embeddings(model, views=[0])
     if len(vids) == 0:
-        raise NotFound(f"no embeddings of model {model!r} in {ws.root}. Run: lookalike index -w {ws.root} --model {model}")
+        raise NotFound(f"no embeddings of model {model!r} in {ws.root}. "
+                       f"Run: lookalike index -w {ws.root} --model {model}")
     img_ids = image_of(vids)
     owner = ws.catalog.image_products(img_ids)
     meta = ws.catalog.products()
@@ -128,10 +129,11 @@ plot.on('plotly_unhover', function () { box.style.display = 'none'; });
 def _write_html(fig, thumbs: list[str], out: str | Path, title: str) -> Path:
     """One page: the inlined plotly figure plus a corner image that shows the hovered point's thumbnail."""
     body = fig.to_html(full_html=False, include_plotlyjs=True, div_id="embedding-plot",
+                       default_height="97vh",
                        post_script=_HOVER_JS % json.dumps(thumbs), config={"displaylogo": False})
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            "<style>body{margin:0;font-family:sans-serif}#embedding-plot{height:100vh}"
-            "#thumb{position:fixed;right:12px;top:48px;width:160px;border:2px solid #444;background:#fff;"
+            "<style>body{margin:0;font-family:sans-serif}"
+            "#thumb{position:fixed;left:12px;bottom:12px;width:160px;border:2px solid #444;background:#fff;"
             "display:none;z-index:10}</style></head><body>"
             f"<img id='thumb' alt='hovered image'>{body}</body></html>")
     out = Path(out)

@@ -51,7 +51,7 @@ def image(request: Request, image_id: int = IMAGE_ID) -> Response:
     data = _read(row)
     try:
         fmt = Image.open(io.BytesIO(data)).format or ""
-    except Exception:  # checked at ingest; a file replaced since then is served as bytes
+    except (OSError, ValueError):  # checked at ingest; a file replaced since then is served as bytes
         fmt = ""
     return _answer(request, data, MEDIA_TYPES.get(fmt, "application/octet-stream"), f'"{row.sha256}"')
 

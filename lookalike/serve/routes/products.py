@@ -31,8 +31,8 @@ def list_products(
     metadata = cat.products()
     ordered = sorted(pid for pid, meta in metadata.items() if matches(meta, filters))
     chunk = ordered[(page - 1) * page_size : page * page_size]
-    first = cat.first_images(chunk)
-    items = [render_product(pid, metadata[pid], [first[pid]] if pid in first else []) for pid in chunk]
+    images = _image_ids(cat, chunk)
+    items = [render_product(pid, metadata[pid], images.get(pid, [])) for pid in chunk]
     return {"items": items, "page": page, "page_size": page_size, "total": len(ordered),
             "pages": max(1, math.ceil(len(ordered) / page_size))}
 
@@ -70,3 +70,16 @@ def get_product(request: Request, product_id: str = Path(..., description="The p
     """One product: metadata and image URLs."""
     p = get_state(request).ws.catalog.product(product_id)
     return render_product(p["id"], p["metadata"], p["image_ids"])
+
+
+def _image_ids(cat, ids: list[str]) -> dict[str, list[int]]:
+    """The good image ids of a page of products, in one query."""
+    if not ids:
+        return {}
+    rows = cat.conn().execute(
+        f"SELECT product_id, id FROM images WHERE status='ok' AND product_id IN ({','.join('?' * len(ids))}) "
+        "ORDER BY id", ids)
+    out: dict[str, list[int]] = {}
+    for pid, image_id in rows:
+        out.setdefault(pid, []).append(int(image_id))
+    return out

@@ -98,7 +98,7 @@ async function loadFacets() {
   try { facets = await api.get("/facets"); } catch (_) { return; }
   const form = $("filters");
   for (const [key, values] of Object.entries(facets).slice(0, 4)) {
-    const select = el("select", { name: key, "data-filter": key }, el("option", { value: "", text: `Any ${key}` }));
+    const select = el("select", { name: key, "data-filter": key }, el("option", { value: "", text: "Any" }));
     for (const [value, n] of Object.entries(values)) select.append(el("option", { value, text: `${value} (${n})` }));
     form.prepend(el("label", {}, document.createTextNode(key[0].toUpperCase() + key.slice(1) + " "), select));
   }
