@@ -26,15 +26,15 @@ COLS = ["model", "images", "ingest_s", "embed_s", "pipeline_img_s", "end_to_end_
         "peak_rss_mb", "load_1m"]
 
 
-def subset_manifest(manifest: Path, limit: int | None, out: Path) -> Path:
-    """A copy of the manifest with `limit` rows spread evenly over it (paths made absolute)."""
+def subset_manifest(manifest: Path, limit: int | None, out: Path, image_column: str = "path") -> Path:
+    """A copy of the manifest with `limit` rows spread evenly over it (image paths made absolute)."""
     with open(manifest, newline="") as f:
         rows = list(csv.DictReader(f))
     if limit and limit < len(rows):
         step = len(rows) / limit
         rows = [rows[int(i * step)] for i in range(limit)]
     for r in rows:
-        r["path"] = str((manifest.parent / r["path"]).resolve())
+        r[image_column] = str((manifest.parent / r[image_column]).resolve())
     with open(out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -76,9 +76,8 @@ def validation_cost(paths: list[str], n: int = 300) -> dict:
             "decode_share": 1 - hashing.seconds / full.seconds}
 
 
-def run_model(model: str, manifest: Path, batch_size: int, bare_images: int) -> dict:
+def run_model(model: str, manifest: Path, opts, batch_size: int, bare_images: int) -> dict:
     """Ingest + embed one model into a fresh temp workspace; returns one table row."""
-    from lookalike.catalog_readers import CatalogOptions
     from lookalike.embed import embed_new
     from lookalike.ingest import ingest
     from lookalike.workspace import Workspace
@@ -87,7 +86,7 @@ def run_model(model: str, manifest: Path, batch_size: int, bare_images: int) -> 
         ws = Workspace(Path(tmp) / "ws")
         reset_peak_rss()
         with Timer() as t_ingest:
-            ing = ingest(ws, manifest, CatalogOptions(id_column="path", image_columns=["path"]))
+            ing = ingest(ws, manifest, opts)
         ingest_rss = peak_rss_mb()
         paths = [r.local_path for r in ws.catalog.images()]
         bare_before, bare_rss = bare_throughput(ws.embedder(model), paths, batch_size, bare_images)
@@ -113,6 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--manifest", type=Path, default=GROCERY / "manifest.csv")
+    p.add_argument("--id-column", default="path")
+    p.add_argument("--image-column", default="path")
     p.add_argument("--models", default=",".join(BUILTIN_MODELS), help="comma-separated model names")
     p.add_argument("--limit", type=int, default=None, help="embed only N images spread over the manifest")
     p.add_argument("--batch-size", type=int, default=32)
@@ -125,12 +126,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark, print the table and write the JSON."""
     args = parse_args(argv)
-    os.environ.setdefault("LOOKALIKE_CACHE", "/work/ws/cache")
+    from lookalike.catalog_readers import CatalogOptions
+
+    opts = CatalogOptions(id_column=args.id_column, image_columns=[args.image_column])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = subset_manifest(args.manifest, args.limit, Path(tmp) / "manifest.csv")
+        manifest = subset_manifest(args.manifest, args.limit, Path(tmp) / "manifest.csv", args.image_column)
         for model in args.models.split(","):
-            rows.append(run_model(model.strip(), manifest, args.batch_size, args.bare_images))
+            rows.append(run_model(model.strip(), manifest, opts, args.batch_size, args.bare_images))
             print(table(rows[-1:], COLS), flush=True)
     print(table(rows, COLS))
     print(table([{"model": r["model"], **r["validation"]} for r in rows]))

@@ -58,6 +58,7 @@ class Searcher:
         self.metadata = cat.products()
         self._embedder = None
         self._originals: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self._allowed_cache: dict[tuple, np.ndarray] = {}
 
     @property
     def embedder(self):
@@ -107,19 +108,28 @@ class Searcher:
             raise BadInput(f"unknown combine mode {combine!r}; use one of {', '.join(COMBINE)}")
         if k < 1:
             raise BadInput(f"k must be at least 1, got {k}")
-        qvecs = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
-        if combine == "mean" and len(qvecs) > 1:
-            q = qvecs.mean(axis=0, keepdims=True)
-            qvecs = q / max(float(np.linalg.norm(q)), 1e-12)
+        qvecs = combine_queries(qvecs, combine)
         allowed = self._allowed(filters) if filters else None
         best = self._product_scores(qvecs, k, allowed, exclude or set())
+        return self._ranked_hits(best, k)
+
+    def _ranked_hits(self, best: dict[str, tuple[float, int]], k: int) -> list[Hit]:
+        """The k best products as Hits, ties broken by product id."""
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
         return [Hit(i + 1, pid, s, img, self.metadata.get(pid, {})) for i, (pid, (s, img)) in enumerate(ranked)]
 
     def _allowed(self, filters: dict) -> np.ndarray:
-        wanted = {pid for pid, meta in self.metadata.items() if matches(meta, filters)}
-        ids = self._vector_ids()
-        return ids[np.array([self.image_product.get(int(i)) in wanted for i in image_of(ids)], dtype=bool)]
+        """Vector ids of the products matching the filters (cached per filter: metadata is fixed per Searcher)."""
+        key = tuple(sorted((k, tuple(sorted(v))) for k, v in filters.items()))
+        found = self._allowed_cache.get(key)
+        if found is None:
+            wanted = {pid for pid, meta in self.metadata.items() if matches(meta, filters)}
+            ids = self._vector_ids()
+            found = ids[np.array([self.image_product.get(int(i)) in wanted for i in image_of(ids)], dtype=bool)]
+            if len(self._allowed_cache) >= 64:
+                self._allowed_cache.clear()
+            self._allowed_cache[key] = found
+        return found
 
     def _vector_ids(self) -> np.ndarray:
         if not hasattr(self, "_all_ids"):
@@ -129,20 +139,39 @@ class Searcher:
     def _product_scores(self, qvecs, k, allowed, exclude) -> dict[str, tuple[float, int]]:
         """Grow the image-level k until k distinct products are found or the index is exhausted."""
         limit = len(self.index) if allowed is None else len(allowed)
-        k_img = min(max(k * 4 + len(exclude) * 8, 32), max(limit, 1))
+        k_img = first_depth(k, len(exclude), limit)
         while True:
             scores, ids = self.index.search(qvecs, k_img, allowed)
-            best: dict[str, tuple[float, int]] = {}
-            for row_s, row_i in zip(scores, ids):
-                for s, vid in zip(row_s, row_i):
-                    if vid < 0:
-                        continue
-                    img = int(vid) // VIEWS_PER_IMAGE
-                    pid = self.image_product.get(img)
-                    if pid is None or pid in exclude:
-                        continue
-                    if pid not in best or s > best[pid][0]:
-                        best[pid] = (float(s), img)
+            best = self._best_products(scores, ids, exclude)
             if len(best) >= k or k_img >= limit:
                 return best
             k_img = min(k_img * 4, limit)
+
+    def _best_products(self, scores: np.ndarray, ids: np.ndarray, exclude: set[str]) -> dict[str, tuple[float, int]]:
+        """Each product's best (score, image id) over image-level hits, leaving out excluded products."""
+        best: dict[str, tuple[float, int]] = {}
+        for row_s, row_i in zip(scores, ids):
+            for s, vid in zip(row_s, row_i):
+                if vid < 0:
+                    continue
+                img = int(vid) // VIEWS_PER_IMAGE
+                pid = self.image_product.get(img)
+                if pid is None or pid in exclude:
+                    continue
+                if pid not in best or s > best[pid][0]:
+                    best[pid] = (float(s), img)
+        return best
+
+
+def first_depth(k: int, n_exclude: int, limit: int) -> int:
+    """How many image hits to ask the index for first, to likely cover k distinct products."""
+    return min(max(k * 4 + n_exclude * 8, 32), max(limit, 1))
+
+
+def combine_queries(qvecs: np.ndarray, combine: str = "mean") -> np.ndarray:
+    """Several query vectors as the index sees them: 'mean' averages and re-normalises, 'max' keeps each row."""
+    qvecs = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
+    if combine == "mean" and len(qvecs) > 1:
+        q = qvecs.mean(axis=0, keepdims=True)
+        qvecs = q / max(float(np.linalg.norm(q)), 1e-12)
+    return qvecs

@@ -219,3 +219,15 @@ def test_cli_search_with_a_box_draws_it_and_reports_it(demo_ws, demo_queries, tm
     assert body["regions"][0]["box"] == [20, 30, 300, 330]
     assert len(body["results"]) == 3 and all(h["box"] == [20, 30, 300, 330] for h in body["results"])
     assert Image.open(out).size[0] > 0
+
+
+def test_onnx_detector_by_spec_reads_options_beside_the_model(tmp_path, searcher):
+    dets = np.array([[[160, 40], [160, 40], [100, 20], [60, 20], [0.2, 0.05], [0.95, 0.1]]])
+    path = tiny_detector(tmp_path / "shelf.onnx", dets)
+    (tmp_path / "shelf.json").write_text('{"input_size": 320, "output_format": "yolov8"}')
+    found = find_regions(searcher, Image.new("RGB", (640, 320)), crop=f"onnx-detector:{path}")
+    assert [r.box for r in found] == [(220, 130, 420, 190)]
+    bad = tiny_detector(tmp_path / "bad.onnx", dets)
+    (tmp_path / "bad.json").write_text('{"size": 320}')
+    with pytest.raises(BadInput, match="unknown detector options.*input_size"):
+        find_regions(searcher, Image.new("RGB", (64, 64)), crop=f"onnx-detector:{bad}")

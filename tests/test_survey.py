@@ -82,3 +82,13 @@ def test_photo_queries_and_the_http_api(two_model_ws, demo_queries):
     res = client.get("/api/surveys/photos/results").json()
     assert res["a"] + res["b"] == 1 and res["a_win_rate_ci95"][0] is not None
     assert client.get("/survey/photos").status_code == 200
+
+
+def test_served_by_lookalike_serve_with_the_shared_error_shape(two_model_ws):
+    from lookalike.serve.app import create_app
+
+    client = TestClient(create_app(two_model_ws))
+    r = client.get("/api/surveys/missing/results")
+    assert r.status_code == 404 and "survey create" in r.json()["error"]["message"]
+    r = client.post("/api/surveys/s1/votes", json={"item": 0, "choice": "sideways", "voter": "v"})
+    assert r.status_code in (400, 404) and "error" in r.json()

@@ -2,7 +2,8 @@
 
 Output formats: `xyxy` ([N, 6] or [1, N, 6]: x0, y0, x1, y1, score, class), `yolov5` ([1, N, 5 + C]: cx, cy, w,
 h, objectness, class scores) and `yolov8` ([1, 4 + C, N]: cx, cy, w, h, class scores). Coordinates are in the
-detector's input pixels unless normalized=True (0..1).
+detector's input pixels unless normalized=True (0..1). From the command line (`--crop onnx-detector:PATH.onnx`) the
+options come from PATH.json beside the model, for example {"input_size": 640, "output_format": "yolov8"}.
 """
 
 from __future__ import annotations
@@ -17,6 +18,24 @@ from .registry import Cropper, Region
 from .regions import nms
 
 FORMATS = ("xyxy", "yolov5", "yolov8")
+OPTIONS = ("input_size", "output_format", "score_threshold", "normalized", "classes", "mean", "std")
+
+
+def sidecar_options(path: str | Path) -> dict:
+    """Detector options from DETECTOR.json beside DETECTOR.onnx, if there is one (for --crop onnx-detector:PATH)."""
+    import json
+
+    side = Path(path).with_suffix(".json")
+    if not side.is_file():
+        return {}
+    try:
+        opts = json.loads(side.read_text())
+    except ValueError as e:
+        raise BadInput(f"{side} is not valid JSON ({e}); it may hold: {', '.join(OPTIONS)}") from None
+    unknown = set(opts) - set(OPTIONS)
+    if unknown:
+        raise BadInput(f"{side}: unknown detector options {sorted(unknown)}; valid ones: {', '.join(OPTIONS)}")
+    return opts
 
 
 def parse_detections(out: np.ndarray, fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,18 +27,26 @@ def iou_matrix(boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
+def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box against an n x 4 array."""
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
 def nms(boxes, scores, iou_threshold: float = 0.3, limit: int | None = None) -> list[int]:
     """Indices of the boxes kept by greedy non-maximum suppression, best score first."""
     scores = np.asarray(scores, dtype=np.float64)
-    if len(scores) == 0:
-        return []
-    ious = iou_matrix(boxes)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    alive = np.ones(len(scores), dtype=bool)
     keep: list[int] = []
-    for i in np.argsort(-scores, kind="stable"):
-        if all(ious[i, j] <= iou_threshold for j in keep):
-            keep.append(int(i))
-            if limit is not None and len(keep) >= limit:
-                break
+    while alive.any() and (limit is None or len(keep) < limit):
+        i = int(np.flatnonzero(alive)[np.argmax(scores[alive])])
+        keep.append(i)
+        alive &= _iou_one(boxes[i], boxes) <= iou_threshold
+        alive[i] = False
     return keep
 
 

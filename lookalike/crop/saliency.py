@@ -88,8 +88,6 @@ class SaliencyCropper(Cropper):
 
     def _propose(self, img, n: int, searcher, filters) -> list[Region]:
         boxes, scores = window_scores(self.saliency_map(img), self.alpha, self.min_side)
-        top = np.argsort(-scores)[:400]
-        boxes, scores = boxes[top], scores[top]
         margin = (boxes[:, 2:] - boxes[:, :2]) * self.margin
         boxes = np.concatenate([boxes[:, :2] - margin, boxes[:, 2:] + margin], 1).clip(0, MAP_SIZE)
         boxes = np.round(boxes * np.array([img.width, img.height] * 2) / MAP_SIZE)

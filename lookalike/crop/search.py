@@ -44,7 +44,12 @@ def get_cropper(spec: str) -> Cropper:
     """A cropper for 'name' or 'onnx-detector:PATH' (kept open between calls)."""
     if spec not in _CACHE:
         name, _, arg = spec.partition(":")
-        _CACHE[spec] = create_cropper(name, path=arg) if arg else create_cropper(name)
+        if name == "onnx-detector" and arg:
+            from .onnx_detector import sidecar_options
+
+            _CACHE[spec] = create_cropper(name, path=arg, **sidecar_options(arg))
+        else:
+            _CACHE[spec] = create_cropper(name, path=arg) if arg else create_cropper(name)
     return _CACHE[spec]
 
 

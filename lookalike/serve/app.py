@@ -18,6 +18,7 @@ from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import GuardMiddleware
 from .routes import admin, health, images, products, search
+from ..survey.routes import router as survey_router
 from .routes.images import ThumbCache
 from .settings import Settings
 from .state import ServeState
@@ -50,6 +51,7 @@ def create_app(workspace: str | Path | Workspace, settings: Settings | None = No
     install_error_handlers(app)
     for module in (search, products, admin, images, health):
         app.include_router(module.router)
+    app.include_router(survey_router)  # the A/B preference survey's page and votes
     _add_pages(app)
     app.add_middleware(GuardMiddleware, settings=settings, metrics=app.state.metrics)
     if settings.cors_origins:  # outermost, so that even a 413 or 504 carries the CORS headers

@@ -70,7 +70,10 @@ class ServeState:
     def _build(self, model: str) -> Searcher:
         """A complete Searcher, built without touching the one being served."""
         fresh = Searcher(self.ws, model)
-        fresh._vector_ids()  # read the id list now, so filtered searches match this index
+        # read what queries need now, so the first request after a swap is not slow and matches this index
+        fresh._vector_ids()
+        if hasattr(fresh, "_original_vectors"):
+            fresh._original_vectors()
         return fresh
 
     def _swap(self, model: str) -> None:
