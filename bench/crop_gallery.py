@@ -50,10 +50,11 @@ class NumpyIndex(VectorIndex):
                                                                                  constant_values=-1)
 
     def save(self, path: Path) -> None:
-        np.savez(open(path, "wb"), ids=self.ids, vecs=self.vecs)
+        with open(path, "wb") as f:
+            np.savez(f, ids=self.ids, vecs=self.vecs)
 
     @classmethod
-    def load(cls, path: Path) -> "NumpyIndex":
+    def load(cls, path: Path) -> NumpyIndex:
         d = np.load(path)
         index = cls(d["vecs"].shape[1])
         index.ids, index.vecs = d["ids"], d["vecs"]
@@ -63,7 +64,7 @@ class NumpyIndex(VectorIndex):
 def index_backend() -> str:
     """'faiss' where it is installed, else this module's NumpyIndex."""
     try:
-        import faiss  # noqa: F401
+        import faiss
         return "faiss"
     except ImportError:
         from lookalike.index import BACKENDS

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crop_gallery import gallery_workspace, test_queries  # noqa: E402
+from crop_gallery import gallery_workspace, test_queries
 
-from lookalike import images  # noqa: E402
-from lookalike.crop import create_cropper, search_with_crop  # noqa: E402
-from lookalike.search import Searcher  # noqa: E402
-from lookalike.workspace import Workspace  # noqa: E402
+from lookalike import images
+from lookalike.crop import create_cropper, search_with_crop
+from lookalike.search import Searcher
+from lookalike.workspace import Workspace
 
 BUILTIN_MODELS = ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite1", "efficientnet_lite2"]
 

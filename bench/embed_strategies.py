@@ -41,7 +41,8 @@ def run_one(ws, model: str, strategy: str, workers: int) -> dict:
             ray.shutdown()
     # the report's seconds exclude ray.init (done above) but include actors opening the model
     return {"strategy": strategy, "workers": workers, "images": rep.embedded, "ray_start_s": start,
-            "embed_s": t.seconds, "img_s": rep.embedded / t.seconds, "img_s_incl_start": rep.embedded / (t.seconds + start)}
+            "embed_s": t.seconds, "img_s": rep.embedded / t.seconds,
+            "img_s_incl_start": rep.embedded / (t.seconds + start)}
 
 
 def main() -> None:

