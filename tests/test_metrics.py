@@ -231,6 +231,11 @@ def test_paired_ci_uses_the_same_resamples():
     assert lo == hi == 0.0
 
 
+def test_zero_resamples_switch_intervals_off():
+    a = np.r_[np.ones(5), np.zeros(5)]
+    assert all(math.isnan(x) for x in bootstrap_ci(a, n_boot=0) + paired_ci(a, a, n_boot=0))
+
+
 def test_top_scores_are_the_ranked_inner_products():
     rng = np.random.default_rng(9)
     g, gl = unit(rng.normal(size=(50, 6))), rng.integers(0, 5, 50)

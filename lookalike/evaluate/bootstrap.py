@@ -19,10 +19,12 @@ def _resampled_means(values: np.ndarray, n_boot: int, seed: int, block: int = 20
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """(low, high) percentile interval for the mean of `values`; NaN entries (no relevant item) are left out."""
+    """(low, high) percentile interval for the mean of `values`; NaN entries (no relevant item) are left out.
+
+    Returns (nan, nan) when nothing is left or n_boot is 0 (intervals switched off)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
-    if len(v) == 0:
+    if len(v) == 0 or n_boot < 1:
         return float("nan"), float("nan")
     means = _resampled_means(v, n_boot, seed)
     tail = (1 - level) / 2 * 100
@@ -36,7 +38,7 @@ def paired_ci(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, level: float =
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     ok = ~(np.isnan(a) | np.isnan(b))
-    if not ok.any():
+    if not ok.any() or n_boot < 1:
         return float("nan"), float("nan")
     means = _resampled_means(a[ok] - b[ok], n_boot, seed)
     tail = (1 - level) / 2 * 100

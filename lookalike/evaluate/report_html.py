@@ -49,6 +49,12 @@ def _summary_table(result: EvalResult, metrics: list[str]) -> str:
     return f"<table><tr><th>model</th>{head}<th>seconds</th></tr>{''.join(rows)}</table>"
 
 
+def _fmt_diff(d: dict) -> str:
+    lo, hi = d["ci95"]
+    ci = "" if math.isnan(lo) else f" <span class='ci'>[{lo:+.3f}, {hi:+.3f}]</span>"
+    return f"{d['diff']:+.3f}{ci}"
+
+
 def _comparison_table(result: EvalResult) -> str:
     if not result.comparisons:
         return ""
@@ -57,8 +63,7 @@ def _comparison_table(result: EvalResult) -> str:
     head = "".join(f"<th>Δ {html.escape(m)}</th>" for m in metrics)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{c[m]['diff']:+.3f} <span class='ci'>[{c[m]['ci95'][0]:+.3f}, {c[m]['ci95'][1]:+.3f}]"
-                  "</span></td>" for m in metrics) + "</tr>"
+        + "".join(f"<td>{_fmt_diff(c[m])}</td>" for m in metrics) + "</tr>"
         for name, c in result.comparisons.items())
     return (f"<h2>Difference to {html.escape(first)}</h2><p class='note'>Paired over the same queries; an interval "
             f"that excludes 0 is a real difference.</p><table><tr><th>model</th>{head}</tr>{rows}</table>")

@@ -63,7 +63,7 @@ def summarize(values: dict[str, np.ndarray], n_boot: int) -> dict[str, dict]:
     """Mean and bootstrap 95% interval of every metric."""
     out = {}
     for name, v in values.items():
-        lo, hi = bootstrap_ci(v, n_boot) if n_boot else (float("nan"), float("nan"))
+        lo, hi = bootstrap_ci(v, n_boot)
         out[name] = {"mean": mean_valid(v), "ci95": [lo, hi], "n": int((~np.isnan(v)).sum())}
     return out
 
