@@ -19,6 +19,15 @@ def _faiss():
     return faiss
 
 
+def numpy_method(index, name: str):
+    """The NumPy version of a faiss method.
+
+    faiss.contrib.torch_utils (imported by pytorch-metric-learning) swaps methods for torch-aware wrappers that
+    drop `params` and return tensors; the originals stay reachable as NAME_numpy.
+    """
+    return getattr(index, f"{name}_numpy", None) or getattr(index, name)
+
+
 class FaissIndex(VectorIndex):
     """Exact inner-product search with faiss.IndexFlatIP behind an id map."""
 
@@ -41,11 +50,11 @@ class FaissIndex(VectorIndex):
         return int(self._index.ntotal)
 
     def _add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        self._index.add_with_ids(vecs, ids)
+        numpy_method(self._index, "add_with_ids")(vecs, ids)
 
     def _remove(self, ids: np.ndarray) -> int:
         faiss = _faiss()
-        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        return int(numpy_method(self._index, "remove_ids")(faiss.IDSelectorBatch(ids)))
 
     def _params(self, selector):
         return _faiss().SearchParameters(sel=selector)
@@ -60,7 +69,7 @@ class FaissIndex(VectorIndex):
                 return np.full((n, k), -np.inf, dtype=np.float32), np.full((n, k), -1, dtype=np.int64)
             params = self._params(faiss.IDSelectorBatch(allowed))
         k_eff = min(k, max(len(self), 1))
-        scores, ids = self._index.search(queries, k_eff, params=params)
+        scores, ids = numpy_method(self._index, "search")(queries, k_eff, params=params)
         if k_eff < k:
             pad = k - k_eff
             scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
@@ -104,8 +113,8 @@ class FaissHNSWIndex(FaissIndex):
         mask = ~np.isin(keep_ids, ids)
         removed = int((~mask).sum())
         if removed:
-            vecs = self._index.index.reconstruct_n(0, len(keep_ids))
+            vecs = numpy_method(self._index.index, "reconstruct_n")(0, len(keep_ids))
             self._index = self._make(self.dim)
             if mask.any():
-                self._index.add_with_ids(vecs[mask], keep_ids[mask])
+                numpy_method(self._index, "add_with_ids")(vecs[mask], keep_ids[mask])
         return removed
