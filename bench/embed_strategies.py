@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Timer, table, write_result  # noqa: E402
 
-COLS = ["strategy", "workers", "images", "ray_start_s", "embed_s", "img_s", "img_s_incl_start"]
+COLS = ["run", "strategy", "workers", "images", "ray_start_s", "embed_s", "img_s", "img_s_incl_start"]
 
 
 def run_one(ws, model: str, strategy: str, workers: int) -> dict:
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--catalog", type=Path, default=ROOT / "demo" / "catalog.csv")
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
 
     from lookalike.ingest import ingest
@@ -60,8 +61,11 @@ def main() -> None:
         ws = Workspace(Path(tmp) / "ws")
         ingest(ws, args.catalog)
         ws.embedder(args.model)  # export/open once so no strategy pays the ONNX export
-        rows = [run_one(ws, args.model, "sequential", 2)]
-        rows += [run_one(ws, args.model, "ray", w) for w in args.workers]
+        runs = [("sequential", 2)] + [("ray", w) for w in args.workers]
+        rows = []
+        for rep in range(args.repeat):  # alternate the order so neither strategy always runs on a warmer machine
+            for strategy, workers in runs if rep % 2 == 0 else runs[::-1]:
+                rows.append({**run_one(ws, args.model, strategy, workers), "run": rep + 1})
     print(table(rows, COLS))
     path = write_result("embed_strategies", {"catalog": str(args.catalog), "model": args.model, "rows": rows})
     print(f"wrote {path}")

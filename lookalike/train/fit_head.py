@@ -139,7 +139,12 @@ def _epoch_fn(cfg, head, loss, miner, opt, feats, labels, rng, unlabeled) -> Cal
 
     def run(epoch: int) -> float:
         total, n = 0.0, 0
-        for batch in epoch_batches(labels, unlabeled, cfg.m_per_class, cfg.batch_size, rng):
+        if cfg.learner == "classifier":  # cross-entropy needs no pairs: plain shuffled batches
+            order = rng.permutation(len(labels))
+            batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+        else:
+            batches = epoch_batches(labels, unlabeled, cfg.m_per_class, cfg.batch_size, rng)
+        for batch in batches:
             x, y = metric_step_data(feats, labels, batch, rng, unlabeled)
             if cfg.learner == "classifier":
                 value = loss(head.logits(x), y)
