@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -62,6 +63,7 @@ def metric(
     epochs: int = 20, batch_size: int = 128, m_per_class: int = 4,
     lr: float = typer.Option(1e-3, help="Learning rate of the head"),
     backbone_lr: float = typer.Option(1e-4, help="Learning rate of the backbone (--mode last/full)"),
+    workers: int = typer.Option(min(8, os.cpu_count() or 1), help="Image-loading processes (--mode last/full)"),
     seed: int = 0, patience: int = typer.Option(5, help="Stop after this many epochs without a better val Recall@1"),
     fresh: bool = FreshOpt, as_json: bool = JsonOpt,
 ) -> None:
@@ -79,7 +81,7 @@ def metric(
 
         cfg = FinetuneConfig(name, base, labels, train, val, join, loss, miner, margin, dim,
                              stages if mode == "last" else 0, epochs, batch_size, m_per_class, lr, backbone_lr,
-                             augment=augment, seed=seed, patience=patience)
+                             augment=augment, seed=seed, patience=patience, workers=workers)
         result = train_finetune(ws, cfg, on_epoch=_epoch_line, fresh=fresh)
     else:
         from ..errors import BadInput

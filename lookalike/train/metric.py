@@ -56,29 +56,9 @@ def check_sampler(labels: np.ndarray, m: int, batch_size: int) -> None:
         )
 
 
-def _m_per_class_sampler():
-    """pytorch-metric-learning's MPerClassSampler, without the faiss patch its package import brings along.
-
-    Importing pytorch_metric_learning.samplers imports faiss.contrib.torch_utils, which replaces faiss's
-    Index.search with a wrapper that rejects the params= argument lookalike's filtered search uses.
-    """
-    import sys
-
-    patched_before = "faiss.contrib.torch_utils" in sys.modules
-    from pytorch_metric_learning.samplers import MPerClassSampler
-
-    if not patched_before and "faiss.contrib.torch_utils" in sys.modules:
-        import faiss
-
-        for cls in vars(faiss).values():
-            if isinstance(cls, type) and "search_numpy" in cls.__dict__:
-                cls.search = cls.search_numpy
-    return MPerClassSampler
-
-
 def labeled_batches(labels: np.ndarray, m: int, batch_size: int, per_epoch: int) -> Iterator[np.ndarray]:
     """Index batches with m images of each of batch_size/m classes (a fresh sampler per epoch, for resume)."""
-    MPerClassSampler = _m_per_class_sampler()
+    from pytorch_metric_learning.samplers import MPerClassSampler
 
     sampler = MPerClassSampler(labels, m, batch_size=batch_size, length_before_new_iter=max(per_epoch, batch_size))
     order = np.fromiter(iter(sampler), dtype=np.int64)
