@@ -112,8 +112,10 @@ def main() -> None:
         ids, vecs, queries = workspace_vectors(args.workspace / "lookalike.db", args.model, args.queries)
         args.dim, data = vecs.shape[1], f"{args.workspace} {args.model}"
     else:
-        vecs, ids = clustered(args.n, args.dim), np.arange(args.n, dtype=np.int64)
-        queries, data = clustered(args.queries, args.dim, seed=1), "synthetic clustered"
+        # queries come from the same clusters as the gallery (held out), so their neighbours are well defined
+        both = clustered(args.n + args.queries, args.dim)
+        vecs, queries, ids = both[: args.n], both[args.n :], np.arange(args.n, dtype=np.int64)
+        data = "synthetic clustered, held-out queries"
     allowed = ids[::10]  # a metadata filter that keeps 10% of the catalog
     exact = backend_class("faiss")(args.dim)
     exact.add(ids, vecs)

@@ -84,9 +84,13 @@ def embed_new(
     batch_size: int = 32,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    export: bool = True,
 ) -> EmbedReport:
-    """Embed every good image whose vectors for `model` are missing or stale; commit per batch."""
-    embedder = ws.embedder(model)
+    """Embed every good image whose vectors for `model` are missing or stale; commit per batch.
+
+    export=False refuses to export a model that has no ONNX file yet (the server passes it).
+    """
+    embedder = ws.embedder(model, export=export)
     views = view_ids(augment)
     todo = ws.catalog.stale_images(embedder.name, embedder.version, views)
     report = EmbedReport(embedder.name)

@@ -26,11 +26,11 @@ def similar_table(searcher: Searcher, k: int, filters: dict | None = None,
 
     Filters restrict the *recommended* products; every product gets its list.
     """
-    embedded = {searcher.image_product.get(int(i)) for i in image_of(searcher._vector_ids())}
+    embedded = {searcher.image_product.get(int(i)) for i in image_of(searcher.vector_ids())}
     pids = sorted(p for p in searcher.metadata if p in embedded)
     if k < 1:
         raise BadInput(f"k must be at least 1, got {k}")
-    allowed = searcher._allowed(filters) if filters else None
+    allowed = searcher.allowed_ids(filters) if filters else None
     rows: list[dict] = []
     for start in range(0, len(pids), BATCH):
         chunk = pids[start : start + BATCH]
@@ -50,9 +50,9 @@ def _similar_batch(searcher: Searcher, pids: list[str], k: int, filters: dict | 
     scores, ids = searcher.index.search(queries, depth, allowed)
     out = []
     for i, pid in enumerate(pids):
-        best = searcher._best_products(scores[i : i + 1], ids[i : i + 1], {pid})
+        best = searcher.best_products(scores[i : i + 1], ids[i : i + 1], {pid})
         enough = len(best) >= k or depth >= limit
-        out.append(searcher._ranked_hits(best, k) if enough else searcher.similar(pid, k, filters))
+        out.append(searcher.ranked_hits(best, k) if enough else searcher.similar(pid, k, filters))
     return out
 
 

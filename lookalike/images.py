@@ -16,6 +16,8 @@ from .errors import BadImage
 MAX_PIXELS = 40_000_000
 #: Files above this many bytes are refused before decoding.
 MAX_BYTES = 50 * 1024 * 1024
+#: The EXIF tag that says how the camera was held (1 = upright, 2-8 = flipped or turned).
+EXIF_ORIENTATION = 0x0112
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -62,7 +64,9 @@ def decode(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> Im
     except (OSError, SyntaxError, ValueError) as e:
         raise BadImage(f"{name}: corrupt or truncated image ({e}). Re-export or re-download it") from None
     try:
-        img = ImageOps.exif_transpose(img)
+        # exif_transpose copies the whole image even when there is nothing to turn, so ask first (cheap: tags only)
+        if img.getexif().get(EXIF_ORIENTATION, 1) != 1:
+            img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block should not lose an otherwise good image
         pass
     if img.mode != "RGB":

@@ -49,23 +49,37 @@ def matches(metadata: dict, filters: dict[str, set[str]]) -> bool:
 class Searcher:
     """Holds one model's index and the catalog maps that turn image hits into products."""
 
-    def __init__(self, ws: Workspace, model: str | None = None):
+    def __init__(self, ws: Workspace, model: str | None = None, export: bool = True):
         self.ws = ws
         self.model = model or ws.default_model
+        #: whether opening the query model may export it to ONNX (needs torch); serving passes False
+        self.export = export
         self.index, self.info = load_index(ws.index_dir, self.model)
         cat = ws.catalog
         self.image_product = cat.image_products()
         self.metadata = cat.products()
         self._embedder = None
         self._originals: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self._all_ids: np.ndarray | None = None
         self._allowed_cache: dict[tuple, np.ndarray] = {}
 
     @property
     def embedder(self):
         """The model that embeds query photos (opened on first use)."""
         if self._embedder is None:
-            self._embedder = self.ws.embedder(self.model)
+            self._embedder = self.ws.embedder(self.model, export=self.export)
         return self._embedder
+
+    def warm(self) -> "Searcher":
+        """Read from SQLite now what queries need, so the first query is not slow; returns self."""
+        self.vector_ids()
+        self.original_vectors()
+        return self
+
+    def reuse_embedder(self, other: "Searcher") -> None:
+        """Share the query model another Searcher of the same model has already opened (one ONNX session)."""
+        if other._embedder is not None and other.model == self.model:
+            self._embedder = other._embedder
 
     # -- queries -----------------------------------------------------------
     def search_images(self, imgs: list, k: int = 10, filters: dict | None = None, combine: str = "mean") -> list[Hit]:
@@ -83,13 +97,13 @@ class Searcher:
 
     def product_vectors(self, product_id: str) -> np.ndarray:
         """The original-view vectors of a product's images."""
-        vecs, rows = self._original_vectors()
+        vecs, rows = self.original_vectors()
         found = rows.get(product_id)
         if found is None:
             raise NotFound(f"product {product_id!r} has no embedded image. Run: lookalike index --model {self.model}")
         return vecs[found]
 
-    def _original_vectors(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def original_vectors(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """All original-view vectors and each product's rows in them, read from SQLite once per Searcher."""
         if self._originals is None:
             ids, vecs = self.ws.catalog.embeddings(self.model, views=[0])
@@ -109,30 +123,31 @@ class Searcher:
         if k < 1:
             raise BadInput(f"k must be at least 1, got {k}")
         qvecs = combine_queries(qvecs, combine)
-        allowed = self._allowed(filters) if filters else None
+        allowed = self.allowed_ids(filters) if filters else None
         best = self._product_scores(qvecs, k, allowed, exclude or set())
-        return self._ranked_hits(best, k)
+        return self.ranked_hits(best, k)
 
-    def _ranked_hits(self, best: dict[str, tuple[float, int]], k: int) -> list[Hit]:
+    def ranked_hits(self, best: dict[str, tuple[float, int]], k: int) -> list[Hit]:
         """The k best products as Hits, ties broken by product id."""
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
         return [Hit(i + 1, pid, s, img, self.metadata.get(pid, {})) for i, (pid, (s, img)) in enumerate(ranked)]
 
-    def _allowed(self, filters: dict) -> np.ndarray:
+    def allowed_ids(self, filters: dict) -> np.ndarray:
         """Vector ids of the products matching the filters (cached per filter: metadata is fixed per Searcher)."""
         key = tuple(sorted((k, tuple(sorted(v))) for k, v in filters.items()))
         found = self._allowed_cache.get(key)
         if found is None:
             wanted = {pid for pid, meta in self.metadata.items() if matches(meta, filters)}
-            ids = self._vector_ids()
+            ids = self.vector_ids()
             found = ids[np.array([self.image_product.get(int(i)) in wanted for i in image_of(ids)], dtype=bool)]
             if len(self._allowed_cache) >= 64:
                 self._allowed_cache.clear()
             self._allowed_cache[key] = found
         return found
 
-    def _vector_ids(self) -> np.ndarray:
-        if not hasattr(self, "_all_ids"):
+    def vector_ids(self) -> np.ndarray:
+        """Every vector id of this model (all views), read from SQLite once per Searcher."""
+        if self._all_ids is None:
             self._all_ids, _ = self.ws.catalog.embeddings(self.model)
         return self._all_ids
 
@@ -142,12 +157,12 @@ class Searcher:
         k_img = first_depth(k, len(exclude), limit)
         while True:
             scores, ids = self.index.search(qvecs, k_img, allowed)
-            best = self._best_products(scores, ids, exclude)
+            best = self.best_products(scores, ids, exclude)
             if len(best) >= k or k_img >= limit:
                 return best
             k_img = min(k_img * 4, limit)
 
-    def _best_products(self, scores: np.ndarray, ids: np.ndarray, exclude: set[str]) -> dict[str, tuple[float, int]]:
+    def best_products(self, scores: np.ndarray, ids: np.ndarray, exclude: set[str]) -> dict[str, tuple[float, int]]:
         """Each product's best (score, image id) over image-level hits, leaving out excluded products."""
         best: dict[str, tuple[float, int]] = {}
         for row_s, row_i in zip(scores, ids):

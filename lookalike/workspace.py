@@ -64,8 +64,11 @@ class Workspace:
             os.replace(tmp, path)
         return path
 
-    def embedder(self, name: str | None = None):
-        """An embedder by name: a trained model of this workspace, or a registered or hub model."""
+    def embedder(self, name: str | None = None, export: bool = True):
+        """An embedder by name: a trained model of this workspace, or a registered or hub model.
+
+        export=False refuses (ModelUnavailable) instead of exporting a registry model that has no ONNX file yet.
+        """
         from .embedders import create_embedder
         from .embedders.onnx_runtime import embedder_from_file
 
@@ -74,4 +77,4 @@ class Workspace:
         if name in trained:
             spec = trained[name]
             return embedder_from_file(name, self.model_dir / spec["onnx"], spec["preprocess"], spec["version"])
-        return create_embedder(name)
+        return create_embedder(name, export=export)

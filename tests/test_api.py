@@ -310,3 +310,13 @@ def test_serving_does_not_import_torch(demo_ws, query, tmp_path):
         "assert r.status_code == 200, r.text\nassert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_serving_never_exports_a_missing_model(demo_ws, query, tmp_path, monkeypatch):
+    """With no exported ONNX file, /search says how to export it (503) instead of running torch; similar still works."""
+    monkeypatch.setenv("LOOKALIKE_CACHE", str(tmp_path))  # an empty model cache
+    with TestClient(create_app(demo_ws, Settings())) as c:
+        msg = _error(_search(c, photo=query[0]), 503)
+        assert "lookalike index --model efficientnet_lite0" in msg
+        assert c.get("/products/Granny-Smith/similar?k=3").status_code == 200  # needs stored vectors only
+    assert not list(tmp_path.rglob("*.onnx"))

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from lookalike import images
 from lookalike.errors import BadImage, BadInput
@@ -68,6 +68,22 @@ def test_exif_rotation_is_applied():
     buf = io.BytesIO()
     img.save(buf, "JPEG", exif=exif)
     assert images.decode(buf.getvalue()).size == (20, 40)
+
+
+@pytest.mark.parametrize("orientation", [None, 1, 2, 3, 4, 5, 6, 7, 8, 0, 9])
+def test_decode_matches_pillow_exif_transpose(orientation):
+    """decode() skips exif_transpose when there is nothing to turn; the pixels equal Pillow's own answer anyway."""
+    rng = np.random.default_rng(orientation or 0)
+    img = Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, "PNG", exif=exif)  # lossless, so the pixels compare exactly
+    expected = ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))).convert("RGB")
+    got = images.decode(buf.getvalue())
+    assert got.mode == "RGB" and got.size == expected.size
+    assert (images.to_array(got) == np.asarray(expected)).all()
 
 
 def test_crop_checks_the_box():

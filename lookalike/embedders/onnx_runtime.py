@@ -85,11 +85,20 @@ class OnnxEmbedder:
         return np.concatenate(parts)
 
 
-def embedder_for_spec(spec: ModelSpec, cache: str | None = None) -> OnnxEmbedder:
-    """Export the spec's model once (keyed by weights hash) and open it with ONNX Runtime."""
+def embedder_for_spec(spec: ModelSpec, cache: str | None = None, export: bool = True) -> OnnxEmbedder:
+    """Export the spec's model once (keyed by weights hash) and open it with ONNX Runtime.
+
+    With export=False a missing ONNX file is an error instead (serving never runs torch).
+    """
     weights = spec.weights()
     version = file_digest(weights)
     path = cache_dir(cache) / f"{spec.name.replace(':', '_').replace('/', '_')}-{version}.onnx"
+    if not path.exists() and not export:
+        raise ModelUnavailable(
+            f"{spec.name} has no exported ONNX file ({path} is missing) and serving does not export models. "
+            f"Run once: lookalike index --model {spec.name} (it exports the model), or set LOOKALIKE_CACHE "
+            "to the cache directory that was used when indexing"
+        )
     if not path.exists():
         try:
             module = spec.build()

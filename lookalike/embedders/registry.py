@@ -75,13 +75,13 @@ def availability(name: str) -> tuple[bool, str]:
     return True, path
 
 
-def create_embedder(name: str, cache_dir: str | None = None) -> "OnnxEmbedder":
-    """An ONNX Runtime embedder for a registered or hub model, exporting it on first use."""
+def create_embedder(name: str, cache_dir: str | None = None, export: bool = True) -> "OnnxEmbedder":
+    """An ONNX Runtime embedder for a registered or hub model, exporting it on first use unless export=False."""
     from .onnx_runtime import embedder_for_spec
     from .hub import hub_spec
 
     spec = hub_spec(name) if name.startswith(HUB_PREFIXES) else get_spec(name)
-    return embedder_for_spec(spec, cache_dir)
+    return embedder_for_spec(spec, cache_dir, export=export)
 
 
 def _ensure_builtins() -> None:

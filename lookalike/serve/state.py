@@ -69,19 +69,16 @@ class ServeState:
     # -- swapping ------------------------------------------------------------
     def _build(self, model: str) -> Searcher:
         """A complete Searcher, built without touching the one being served."""
-        fresh = Searcher(self.ws, model)
-        # read what queries need now, so the first request after a swap is not slow and matches this index
-        fresh._vector_ids()
-        if hasattr(fresh, "_original_vectors"):
-            fresh._original_vectors()
-        return fresh
+        # export=False: a request never triggers a torch ONNX export (docs/serving.md: "The server never exports")
+        # warm(): read what queries need now, so the first request after a swap is not slow and matches this index
+        return Searcher(self.ws, model, export=False).warm()
 
     def _swap(self, model: str) -> None:
         fresh = self._build(model)
         with self._swap_lock:
             old = self._searchers.get(model)
-            if old is not None and old._embedder is not None:
-                fresh._embedder = old._embedder  # reuse the open ONNX session
+            if old is not None:
+                fresh.reuse_embedder(old)
             self._searchers[model] = fresh
             self.generation += 1
 
@@ -128,7 +125,7 @@ class ServeState:
         for model in self.served_models() or [self.default_model]:
             info = read_info(self.ws.index_dir, model)
             augment = [VIEWS[v] for v in self._views(model) if v != 0]
-            embed_new(self.ws, model, augment=augment)
+            embed_new(self.ws, model, augment=augment, export=False)
             try:
                 info, _ = build_index(self.ws.catalog, self.ws.index_dir, model,
                                       backend=info.backend if info else "faiss", force=force)
