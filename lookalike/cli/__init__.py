@@ -14,7 +14,7 @@ app = typer.Typer(help="lookalike: visual product search and similar products.",
 
 
 #: modules whose import registers their commands on `app`
-COMMAND_MODULES = ["catalog_cmds", "search_cmds", "serve_cmds", "eval_cmds", "survey_cmds", "train_cmds"]
+COMMAND_MODULES = ["catalog_cmds", "search_cmds", "serve_cmds", "eval_cmds", "survey_cmds", "train_cmds", "model_cmds"]
 
 
 def load_commands() -> typer.Typer:

@@ -97,29 +97,6 @@ def index(
 
 
 @app.command()
-def models(as_json: bool = typer.Option(False, "--json")) -> None:
-    """List built-in embedders and whether their weights are installed here."""
-    from ..embedders.registry import availability, get_spec, list_embedders
-
-    rows = []
-    for name in list_embedders():
-        ok, why = availability(name)
-        spec = get_spec(name)
-        rows.append({"name": name, "available": ok, "dim": spec.dim, "input": spec.preprocess.size,
-                     "description": spec.description, "note": "" if ok else why})
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title="embedders (hub models: timm:NAME, open_clip:ARCH/PRETRAINED need internet)")
-    for c in ("name", "available", "dim", "input", "description / fix"):
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(r["name"], "yes" if r["available"] else "[red]no[/red]", str(r["dim"]), str(r["input"]),
-                      r["description"] if r["available"] else r["note"])
-    out.print(table)
-
-
-@app.command()
 def products(workspace: Optional[Path] = WorkspaceOpt, filter: Optional[list[str]] = typer.Option(None, "--filter", "-f"),
              limit: int = 20, as_json: bool = typer.Option(False, "--json")) -> None:
     """List products (with metadata filters)."""
