@@ -63,14 +63,14 @@ class NumpyIndex(VectorIndex):
 
 def index_backend() -> str:
     """'faiss' where it is installed, else this module's NumpyIndex."""
-    try:
-        import faiss
-        return "faiss"
-    except ImportError:
-        from lookalike.index import BACKENDS
+    import importlib.util
 
-        BACKENDS["numpy"] = "crop_gallery:NumpyIndex"
-        return "numpy"
+    if importlib.util.find_spec("faiss") is not None:
+        return "faiss"
+    from lookalike.index import BACKENDS
+
+    BACKENDS["numpy"] = "crop_gallery:NumpyIndex"
+    return "numpy"
 
 
 def manifest(dataset: Path) -> list[dict]:

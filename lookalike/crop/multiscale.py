@@ -1,8 +1,10 @@
-"""The `multiscale` cropper: embed candidate crops in one batch and keep the one the catalog matches best.
+"""The `multiscale` cropper: embed candidate crops in one batch, then fuse them or keep the best-matching one.
 
-Candidates are the full photo, centre crops at a few scales and, optionally, a coarse sliding window. Every
-candidate is searched against the catalog index (with the query's filters); a candidate's confidence is its top-1
-score or its top-1 minus top-2 margin. `select="fuse"` instead averages the candidates' vectors into one query.
+Candidates are the full photo, centre crops at a few scales and, optionally, a coarse sliding window.
+`select="fuse"` (the default: it measured best on grocery_store, docs/cropping.md) averages the candidates' vectors
+into one query, whose box is the whole photo. `top1` and `margin` search every candidate against the catalog index
+(with the query's filters) and keep the most confident one: by its top-1 score, or its top-1 minus top-2 margin.
+Several regions (n > 1) are always chosen by confidence.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ def candidate_boxes(w: int, h: int, scales=(0.7,), grid: int = 0, window: float 
 
 
 class MultiscaleCropper(Cropper):
-    """Keeps the candidate crop whose catalog match is most confident (or fuses them all)."""
+    """Fuses the candidate crops into one query, or keeps the one whose catalog match is most confident."""
 
     name = "multiscale"
     needs_searcher = True
 
-    def __init__(self, scales=(0.7, 0.5), grid: int = 0, window: float = 0.6, select: str = "top1",
+    def __init__(self, scales=(0.7, 0.5), grid: int = 0, window: float = 0.6, select: str = "fuse",
                  region_grid: int = 3):
         if select not in SELECT:
             raise BadInput(f"unknown multiscale select {select!r}; use one of {', '.join(SELECT)}")
@@ -55,12 +57,13 @@ class MultiscaleCropper(Cropper):
         if self.select == "fuse" and n == 1:
             mean = vecs.mean(axis=0)
             return [Region(boxes[0], 1.0, mean / max(float(np.linalg.norm(mean)), 1e-12))]
+        # top1 / margin, and every multi-region search: each candidate's own catalog match decides
         conf = [self.confidence(searcher.search_vectors(v[None], 2, filters)) for v in vecs]
         regions = [Region(b, c, v) for b, c, v in zip(boxes, conf, vecs)]
         return distinct_regions(regions, n, 0.3)
 
     def confidence(self, hits) -> float:
-        """How sure the catalog is about a crop: top-1 score, or its margin over the runner-up."""
+        """How sure the catalog is about a crop: its margin over the runner-up (select=margin), else its top-1."""
         if not hits:
             return float("-inf")
         if self.select == "margin":

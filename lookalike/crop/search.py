@@ -11,13 +11,15 @@ from ..errors import BadInput
 from .registry import Cropper, Region, create_cropper, is_cropper, list_croppers
 
 #: the cropper `auto` stands for: the one that measured best on grocery_store (see docs/cropping.md)
-AUTO = "none"
+AUTO = "multiscale:fuse"
 #: the crop a search uses when none is asked for
 DEFAULT_CROP = "none"
 MAX_REGIONS = 10
 
 _BOX = re.compile(r"^\s*-?\d+(\.\d*)?\s*(,\s*-?\d+(\.\d*)?\s*){3}$")
 _CACHE: dict[str, Cropper] = {}
+#: which option the ARG of a 'name:ARG' crop spec sets
+SPEC_ARGS = {"multiscale": "select", "saliency": "method", "center": "scale", "onnx-detector": "path"}
 
 
 def parse_crop(crop) -> tuple[int, int, int, int] | str:
@@ -36,20 +38,25 @@ def parse_crop(crop) -> tuple[int, int, int, int] | str:
     name = crop.partition(":")[0]
     if not is_cropper(name):
         raise BadInput(f"unknown crop {crop!r}: use auto, none, a cropper ({', '.join(list_croppers())}), "
-                       "onnx-detector:PATH.onnx, or a box x0,y0,x1,y1 in pixels")
+                       "multiscale:top1|margin|fuse, saliency:edges|spectral, onnx-detector:PATH.onnx, "
+                       "or a box x0,y0,x1,y1 in pixels")
     return crop
 
 
 def get_cropper(spec: str) -> Cropper:
-    """A cropper for 'name' or 'onnx-detector:PATH' (kept open between calls)."""
+    """A cropper for 'name' or 'name:ARG' (multiscale:margin, saliency:spectral, onnx-detector:PATH), kept open."""
     if spec not in _CACHE:
+        if len(_CACHE) >= 64:  # specs come from requests too: keep the cache bounded
+            _CACHE.clear()
         name, _, arg = spec.partition(":")
         if name == "onnx-detector" and arg:
             from .onnx_detector import sidecar_options
 
             _CACHE[spec] = create_cropper(name, path=arg, **sidecar_options(arg))
+        elif arg:
+            _CACHE[spec] = create_cropper(name, **{SPEC_ARGS.get(name, "path"): arg})
         else:
-            _CACHE[spec] = create_cropper(name, path=arg) if arg else create_cropper(name)
+            _CACHE[spec] = create_cropper(name)
     return _CACHE[spec]
 
 

@@ -28,7 +28,8 @@ def search(
     url: str | None = Form(None, description="An http(s) URL of a query photo, instead of or beside files"),
     k: int = Form(10, ge=1, le=MAX_K, description="How many products"),
     filter: list[str] | None = Form(None, description="key=value metadata filter; repeat to AND, a,b means OR"),
-    crop: str | None = Form(None, description="x0,y0,x1,y1 in original image pixels; or auto / a cropper name"),
+    crop: str | None = Form(None, description="x0,y0,x1,y1 in original image pixels; or auto, none, "
+                                            "center, saliency, multiscale[:top1|margin|fuse]"),
     regions: int | None = Form(None, ge=1, le=10, description="With crop=auto: how many distinct items to search"),
     model: str | None = Form(None, description="The model to search with [server default]"),
     combine: Literal["mean", "max"] = Form("mean", description="How several photos combine"),
@@ -44,12 +45,17 @@ def search(
     wants_cropper = bool(crop and box is None and crop.strip() not in ("", "none"))
     if wants_cropper or regions:
         out.update(_search_regions(searcher, imgs, k, filters, crop or "auto", regions or 1))
+        out["query"]["crop"] = out["query"]["crop"] or (crop or "auto").strip()
+        out["query"]["cropper"] = out.pop("cropper")
     else:
         if box is not None:
             if len(imgs) != 1:
                 raise BadInput(f"a crop box applies to one photo, got {len(imgs)}: send one file with crop=")
             imgs = [images.crop(imgs[0], box)]
         out["results"] = [render_hit(h) for h in searcher.search_images(imgs, k, filters, combine=combine)]
+        if box is not None:  # the box used, in the same shape as crop=auto answers
+            out["results"] = [{**h, "box": list(box)} for h in out["results"]]
+            out["regions"] = [{"box": list(box), "score": 1.0, "results": out["results"]}]
     out["took_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
 
@@ -94,11 +100,17 @@ def _search_regions(searcher, imgs: list, k: int, filters: dict, crop: str, regi
     if importlib.util.find_spec("lookalike.crop") is None:
         raise BadInput("crop=auto and regions= need the lookalike.crop module, which this install lacks. "
                        "Send a box instead: crop=x0,y0,x1,y1 in image pixels")
+    from ...crop import parse_crop as parse_crop_spec
     from ...crop import regions_to_dict, search_with_crop
 
     if len(imgs) != 1:
         raise BadInput(f"crop={crop} works on one photo, got {len(imgs)}: send one file")
+    if crop.strip().startswith("onnx-detector"):  # a request must not make the server open files by path
+        raise BadInput("crop=onnx-detector is available from the command line only (it loads a model file); "
+                       "over the API use crop=auto, saliency, multiscale, center, none or a box x0,y0,x1,y1")
     found = regions_to_dict(search_with_crop(searcher, imgs[0], k, filters, crop=crop, regions=regions))
     for region in found:
         region["results"] = [{**h, **image_urls(h["image_id"])} for h in region["results"]]
-    return {"regions": found, "results": found[0]["results"] if found else []}
+    spec = parse_crop_spec(crop)  # what auto stands for, or "box" for a manual one
+    return {"regions": found, "results": found[0]["results"] if found else [],
+            "cropper": "box" if isinstance(spec, tuple) else spec}
