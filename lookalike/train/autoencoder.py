@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ class Decoder(nn.Module):
         self.fc = nn.Linear(dim, WIDTHS[-1] * self.side**2)
         layers = []
         widths = list(reversed(WIDTHS))
-        for a, b in zip(widths, widths[1:]):
+        for a, b in pairwise(widths):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
         layers += [nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1), nn.Tanh()]
         self.deconv = nn.Sequential(*layers)
@@ -92,7 +93,7 @@ def ae_loss(enc: Encoder, dec: Decoder, x: torch.Tensor, beta: float) -> torch.T
 
 
 def preprocess_for(size: int) -> Preprocess:
-    """The autoencoder's input: the whole image squashed into [-1, 1] at size x size."""
+    """The autoencoder's input: the centre square (short side resized to size) scaled to [-1, 1]."""
     if size < 32 or size % 16:
         raise BadInput(f"--size {size} must be a multiple of 16, at least 32 (e.g. 64, 128)")
     return Preprocess(size=size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0, interpolation="bilinear")

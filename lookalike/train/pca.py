@@ -67,7 +67,7 @@ def append_projection(base_onnx: str, out: str, mean: np.ndarray, proj: np.ndarr
 def train_pca(ws: Workspace, cfg: PcaConfig) -> dict:
     """Fit on the base model's stored catalog embeddings, export, check against NumPy and register."""
     from ..embedders.onnx_runtime import OnnxEmbedder
-    from .export import check_name, register
+    from .export import ONNX_ATOL, check_name, register
     from .features import stored_features
 
     check_name(cfg.name)
@@ -84,6 +84,10 @@ def train_pca(ws: Workspace, cfg: PcaConfig) -> dict:
     x = np.random.default_rng(0).standard_normal((2, 3, base.preprocess.size, base.preprocess.size)).astype(np.float32)
     diff = float(np.abs(OnnxEmbedder(cfg.name, path, base.preprocess, "check", threads=1).run(x)
                         - apply_pca(base.run(x), mean, proj)).max())
+    if diff > ONNX_ATOL:
+        path.unlink()
+        raise RuntimeError(f"ONNX PCA graph of {cfg.name} differs from NumPy by {diff:.2e} (> {ONNX_ATOL}); "
+                           "not registered")
     seconds = round(time.perf_counter() - t0, 2)
     lineage = {"learner": "pca", "base": cfg.base, "data": data.describe, "hyper": asdict(cfg), "seed": None,
                "metrics": {"explained_variance": float(ratio.sum()), "seconds": seconds}, "onnx_max_abs_diff": diff}
