@@ -164,3 +164,7 @@ def test_training_curves_draw_any_numeric_key(tmp_path):
     xs, series = _numeric_series([json.loads(line) for line in log.read_text().splitlines()])
     assert xs == [0.0, 1.0] and set(series) == {"loss", "lr", "val_map@r"}
     assert plot_training_curves(log, tmp_path / "c.png").stat().st_size > 1000
+    from lookalike.viz.curves import curve_panels
+
+    rows = [{"epoch": 1, "loss": 0.5, "val_recall@1": 0.7, "seconds": 9.0}, {"epoch": 2, "loss": 0.3, "seconds": 18.0}]
+    assert [(t, sorted(g)) for t, g in curve_panels(rows)] == [("loss", ["loss"]), ("metrics", ["val_recall@1"])]

@@ -44,14 +44,24 @@ def _numeric_series(rows: list[dict]) -> tuple[list[float], dict[str, list[tuple
     return xs, series
 
 
-def plot_training_curves(log: str | Path, out: str | Path, title: str | None = None) -> Path:
-    """Draw every numeric key of a training log against epoch: losses on the left, other values on the right."""
-    rows = read_log(log)
+def curve_panels(rows: list[dict]) -> list[tuple[str, dict]]:
+    """(title, {key: [(epoch, value)]}) panels of a training log: losses, then quality metrics.
+
+    Bookkeeping values (seconds, learning rate) are left out: their scale would flatten the recalls.
+    """
     _, series = _numeric_series(rows)
-    plt = _pyplot()
+    for bookkeeping in ("seconds", "lr", "resumed_from"):
+        series.pop(bookkeeping, None)
     losses = {k: v for k, v in series.items() if "loss" in k.lower()}
     others = {k: v for k, v in series.items() if k not in losses}
-    panels = [p for p in (("loss", losses), ("metrics", others)) if p[1]] or [("(no numeric values)", {})]
+    return [p for p in (("loss", losses), ("metrics", others)) if p[1]] or [("(no numeric values)", {})]
+
+
+def plot_training_curves(log: str | Path, out: str | Path, title: str | None = None) -> Path:
+    """Draw a training log's losses (left) and quality metrics (right) against epoch."""
+    rows = read_log(log)
+    panels = curve_panels(rows)
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     for ax, (name, group) in zip(axes[0], panels):
         for key, pts in sorted(group.items()):
