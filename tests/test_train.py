@@ -204,6 +204,20 @@ def test_bad_configs_get_clear_errors(ws_copy, tmp_path, demo_catalog):
         load_data(ws, "category")
 
 
+def test_selections_use_the_eval_grammar(ws_copy):
+    """--train/--val/--join accept the same expressions as lookalike eval: !=, several values, & (or ;)."""
+    groups = {pid: m["group"] for pid, m in ws_copy.catalog.products().items()}
+    fruit = load_data(ws_copy, "product", "group=Fruit")
+    not_fruit = load_data(ws_copy, "product", "group!=Fruit")
+    assert set(fruit.train.classes) == {p for p, g in groups.items() if g == "Fruit"}
+    assert set(not_fruit.train.classes) == {p for p, g in groups.items() if g != "Fruit"}
+    both = load_data(ws_copy, "product", "group=Fruit,Vegetables & category!=Apple; category!=Pear")
+    assert set(both.train.classes) == {p for p, m in ws_copy.catalog.products().items()
+                                       if m["group"] in ("Fruit", "Vegetables") and m["category"] not in ("Apple", "Pear")}
+    with pytest.raises(BadInput, match="key=value or key!=value"):
+        load_data(ws_copy, "product", "group")
+
+
 def test_resume_with_other_settings_is_refused(ws_copy):
     """A checkpoint from a run with other hyper-parameters is not silently mixed in."""
     train_head(ws_copy, _head_cfg("demo-mix", epochs=1))

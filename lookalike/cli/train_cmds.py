@@ -20,7 +20,8 @@ NameOpt = typer.Option(..., "--name", "-n", help="Name of the trained model (use
 BaseOpt = typer.Option("efficientnet_lite2", "--base", help="Backbone: a built-in model (lookalike models)")
 LabelsOpt = typer.Option("product", "--labels", help="Label column; 'product' = product id; 'none' = unlabeled "
                          "(positives are augmented views of the same image)")
-TrainOpt = typer.Option(None, "--train", help="Training images by metadata, e.g. 'split=train' [all]")
+TrainOpt = typer.Option(None, "--train", help="Training images by metadata, e.g. 'split=train' or "
+                        "'split=train & group!=Fruit' [all]")
 ValOpt = typer.Option(None, "--val", help="Validation images (early stopping), e.g. 'split=val'")
 JoinOpt = typer.Option(None, "--join", help="Images that join the training set, e.g. catalog shots 'domain=iconic'")
 AugOpt = typer.Option(None, "--augment", help="crop_scale,hflip,vflip,jitter,hue,blur,perspective as NAME=VALUE "

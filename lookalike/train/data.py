@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import BadInput
-from ..search import matches, parse_filters
+from ..evaluate.protocol import Condition, parse_selection, selected
 from ..workspace import Workspace
 
 #: label column names that mean "the product id itself"
@@ -45,13 +45,14 @@ class TrainData:
     describe: dict = field(default_factory=dict)
 
 
-def _expr(items: str | list[str] | None) -> dict[str, set[str]]:
-    """'split=train' or ['split=train', 'group=Fruit'] or 'split=train;group=Fruit' -> filters."""
-    if not items:
-        return {}
+def _expr(items: str | list[str] | None) -> list[Condition]:
+    """'split=train', 'domain!=iconic', 'split=train & group=Fruit' (';' works as '&' too), or a list of them.
+
+    The same grammar as lookalike eval's --query/--gallery.
+    """
     if isinstance(items, str):
-        items = [p for p in items.split(";") if p.strip()]
-    return parse_filters(items)
+        items = items.replace(";", "&")
+    return parse_selection(items)
 
 
 def _rows(ws: Workspace) -> list[tuple[int, str, str, dict]]:
@@ -89,9 +90,9 @@ def load_data(ws: Workspace, labels: str = "product", train: str | list[str] | N
     f_train, f_val, f_join = _expr(train), _expr(val), _expr(join)
     picked: dict[str, list] = {"train": [], "val": []}
     for image_id, pid, path, meta in rows:
-        in_val = bool(f_val) and matches(meta, f_val)
-        in_train = (not f_train or matches(meta, f_train)) and not in_val
-        if f_join and matches(meta, f_join) and not in_val:
+        in_val = bool(f_val) and selected(meta, f_val)
+        in_train = selected(meta, f_train) and not in_val
+        if f_join and selected(meta, f_join) and not in_val:
             in_train = True
         label = pid if labels == NO_LABELS else _label_of(pid, meta, labels)
         if label is None:
