@@ -202,6 +202,9 @@ def test_bad_configs_get_clear_errors(ws_copy, tmp_path, demo_catalog):
     ingest(ws, _tiny_catalog(tmp_path, demo_catalog))
     with pytest.raises(BadInput, match="fewer than 2 training images.*'Lonely'"):
         load_data(ws, "category")
+    # a classifier needs no pairs, so a one-image class is fine there
+    done = train_head(ws, _head_cfg("tiny-cls", learner="classifier", labels="category", epochs=2, batch_size=8))
+    assert done["name"] == "tiny-cls" and "tiny-cls" in ws.catalog.workspace_models()
 
 
 def test_selections_use_the_eval_grammar(ws_copy):

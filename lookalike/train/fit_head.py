@@ -94,7 +94,8 @@ def train_head(ws: Workspace, cfg: HeadConfig, progress: Callable[[int, int], No
         raise BadInput("--labels none learns from augmented views: add --views 2 (or more)")
     if cfg.learner == "classifier" and unlabeled:
         raise BadInput("a classifier needs labels: pass --labels COLUMN")
-    data = load_data(ws, cfg.labels, cfg.train, cfg.val, cfg.join)
+    data = load_data(ws, cfg.labels, cfg.train, cfg.val, cfg.join,
+                     min_per_class=1 if cfg.learner == "classifier" else 2)  # cross-entropy needs no pairs
     if cfg.learner == "metric" and not unlabeled:
         from .metric import check_sampler
 
