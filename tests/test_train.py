@@ -131,11 +131,48 @@ def test_finetune_last_stage(ws_copy):
     from lookalike.train.finetune import FinetuneConfig, train_finetune
 
     cfg = FinetuneConfig("demo-ft", BASE, "category", train=FRUIT, stages=1, epochs=3, batch_size=16,
-                         m_per_class=2, lr=3e-3, backbone_lr=1e-3, workers=0, augment="crop_scale=0.8,blur=0")
+                         m_per_class=2, lr=3e-3, backbone_lr=1e-3, workers=0, augment="crop_scale=0.8,blur=0",
+                         cache_views=0)
     result = train_finetune(ws_copy, cfg)
     hist = _history(ws_copy, "demo-ft")
     assert hist[-1]["loss"] < hist[0]["loss"] and result["device"] in ("cpu", "cuda")
     assert ws_copy.catalog.workspace_models()["demo-ft"]["lineage"]["onnx_max_abs_diff"] < ONNX_ATOL
+
+
+@pytest.mark.parametrize("base", [BASE, "mobilenet_v2"])
+def test_stem_and_tail_compose_to_the_backbone(base):
+    """Cached fine-tuning relies on tail(stem(x)) == backbone(x) for every built-in architecture."""
+    from lookalike.embedders.registry import get_spec
+    from lookalike.train.finetune_cached import split_backbone
+
+    backbone = get_spec(base).build()
+    stem, tail = split_backbone(backbone, 2)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(tail.eval()(stem(x)), backbone(x), atol=1e-5)
+    assert not any(p.requires_grad for p in stem.parameters()) and all(p.requires_grad for p in tail.parameters())
+    with pytest.raises(BadInput, match="--stages 2"):
+        split_backbone(backbone, 0)
+
+
+@pytest.mark.slow
+def test_finetune_last_stages_on_cached_stem(ws_copy):
+    """Mode 2 on a CPU: stem activations are cached once; the last stages + head learn; the export matches torch."""
+    from lookalike.train.finetune import FinetuneConfig, train_finetune
+
+    cfg = FinetuneConfig("demo-ftc", BASE, "category", train=FRUIT, stages=2, epochs=4, batch_size=16,
+                         m_per_class=2, lr=3e-3, backbone_lr=1e-3, cache_views=2)
+    result = train_finetune(ws_copy, cfg)
+    hist = _history(ws_copy, "demo-ftc")
+    assert hist[-1]["loss"] < hist[0]["loss"] and result["cache_seconds"] > 0
+    spec = ws_copy.catalog.workspace_models()["demo-ftc"]
+    assert spec["lineage"]["learner"] == "finetune-last-2-cached" and spec["lineage"]["onnx_max_abs_diff"] < ONNX_ATOL
+    cached = list((ws_copy.model_dir / "_features").glob(f"{BASE}-stem2-*.npy"))
+    assert len(cached) == 1 and np.load(cached[0], mmap_mode="r").shape[:2] == (56, 3)  # 56 Fruit images, 1 + 2 views
+    again = train_finetune(ws_copy, FinetuneConfig(**{**cfg.__dict__, "name": "demo-ftc2"}))  # reuses the cache
+    assert again["cache_seconds"] < result["cache_seconds"]
+    with pytest.raises(BadInput, match="--mode last"):
+        train_finetune(ws_copy, FinetuneConfig("demo-bad", BASE, stages=0, cache_views=2))
 
 
 @pytest.mark.slow

@@ -65,6 +65,9 @@ def metric(
     lr: float = typer.Option(1e-3, help="Learning rate of the head"),
     backbone_lr: float = typer.Option(1e-4, help="Learning rate of the backbone (--mode last/full)"),
     workers: int = typer.Option(min(8, os.cpu_count() or 1), help="Image-loading processes (--mode last/full)"),
+    cache_views: int = typer.Option(-1, help="--mode last: cache the frozen stem's output for the image and this "
+                                    "many augmented views, then train on the cache (-1: 4 on CPU, 0 on GPU; "
+                                    "0: augment on the fly)"),
     seed: int = 0, patience: int = typer.Option(5, help="Stop after this many epochs without a better val Recall@1"),
     fresh: bool = FreshOpt, as_json: bool = JsonOpt,
 ) -> None:
@@ -82,8 +85,10 @@ def metric(
 
         cfg = FinetuneConfig(name, base, labels, train, val, join, loss, miner, margin, dim,
                              stages if mode == "last" else 0, epochs, batch_size, m_per_class, lr, backbone_lr,
-                             augment=augment, seed=seed, patience=patience, workers=workers)
-        result = train_finetune(ws, cfg, on_epoch=_epoch_line, fresh=fresh)
+                             augment=augment, seed=seed, patience=patience, workers=workers,
+                             cache_views=cache_views)
+        with progress_bar(f"stem activations {base}") as update:
+            result = train_finetune(ws, cfg, on_epoch=_epoch_line, fresh=fresh, progress=update)
     else:
         from ..errors import BadInput
 

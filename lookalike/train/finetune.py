@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class FinetuneConfig:
     seed: int = 0
     patience: int = 3
     workers: int = 2
+    cache_views: int = -1  # mode 2: cache the frozen stem's output for K augmented views; -1 = 4 on CPU, 0 on GPU
 
 
 def backbone_stages(backbone) -> list:
@@ -101,9 +102,23 @@ def _embed_all(net, samples: Samples, pre, device, workers: int) -> np.ndarray:
 
 
 def train_finetune(ws: Workspace, cfg: FinetuneConfig, on_epoch: Callable[[dict], None] | None = None,
-                   fresh: bool = False) -> dict:
-    """Fine-tune, keep the best epoch by validation Recall@1, export and register."""
+                   fresh: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Fine-tune, keep the best epoch by validation Recall@1, export and register.
+
+    On a CPU, mode 2 (stages > 0) trains on cached stem activations (finetune_cached), which pays off there
+    because the frozen stem is most of the arithmetic; on a GPU, and with cache_views=0, images are augmented
+    and run through the whole network every epoch.
+    """
     import torch
+
+    if cfg.cache_views < 0:
+        cfg = replace(cfg, cache_views=4 if cfg.stages > 0 and not torch.cuda.is_available() else 0)
+    if cfg.cache_views > 0:
+        if cfg.stages == 0:
+            raise BadInput("--cache-views needs --mode last (a full fine-tune has no frozen stem to cache)")
+        from .finetune_cached import train_cached
+
+        return train_cached(ws, cfg, progress=progress, on_epoch=on_epoch, fresh=fresh)
 
     from ..embedders.registry import get_spec
     from .export import check_name, export_torch
