@@ -101,6 +101,23 @@ def _embed_all(net, samples: Samples, pre, device, workers: int) -> np.ndarray:
     return np.concatenate(out)
 
 
+def prepare(ws: Workspace, cfg: FinetuneConfig):
+    """What both fine-tuning paths start from: checked data, the base spec, a fresh backbone, head, loss, optimizer."""
+    from ..embedders.registry import get_spec
+    from .export import check_name
+    from .fit_head import HeadConfig, _build
+    from .metric import check_sampler
+
+    check_name(cfg.name)
+    data = load_data(ws, cfg.labels, cfg.train, cfg.val, cfg.join)
+    check_sampler(data.train.labels, cfg.m_per_class, cfg.batch_size)
+    spec = get_spec(cfg.base)
+    hcfg = HeadConfig(cfg.name, cfg.base, "metric", loss=cfg.loss, miner=cfg.miner, margin=cfg.margin, dim=cfg.dim,
+                      lr=cfg.lr, weight_decay=cfg.weight_decay)
+    head, loss, miner, opt = _build(hcfg, spec.dim, len(data.train.classes))
+    return data, spec, spec.build(), head, loss, miner, opt
+
+
 def train_finetune(ws: Workspace, cfg: FinetuneConfig, on_epoch: Callable[[dict], None] | None = None,
                    fresh: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
     """Fine-tune, keep the best epoch by validation Recall@1, export and register.
@@ -120,24 +137,15 @@ def train_finetune(ws: Workspace, cfg: FinetuneConfig, on_epoch: Callable[[dict]
 
         return train_cached(ws, cfg, progress=progress, on_epoch=on_epoch, fresh=fresh)
 
-    from ..embedders.registry import get_spec
-    from .export import check_name, export_torch
-    from .fit_head import HeadConfig, _build
+    from .export import export_torch
     from .heads import EmbeddingNet
     from .loop import Trainer
-    from .metric import check_sampler, labeled_batches
+    from .metric import labeled_batches, metric_loss
     from .viz import draw_curves
 
-    check_name(cfg.name)
-    data = load_data(ws, cfg.labels, cfg.train, cfg.val, cfg.join)
-    check_sampler(data.train.labels, cfg.m_per_class, cfg.batch_size)
+    data, spec, backbone, head, loss, miner, opt = prepare(ws, cfg)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    spec = get_spec(cfg.base)
-    backbone = spec.build()
     frozen = freeze_all_but(backbone, cfg.stages)
-    hcfg = HeadConfig(cfg.name, cfg.base, "metric", loss=cfg.loss, miner=cfg.miner, margin=cfg.margin, dim=cfg.dim,
-                      lr=cfg.lr, weight_decay=cfg.weight_decay)
-    head, loss, miner, opt = _build(hcfg, spec.dim, len(data.train.classes))
     net = EmbeddingNet(backbone, head).to(device)
     loss.to(device)
     opt.add_param_group({"params": [p for p in backbone.parameters() if p.requires_grad], "lr": cfg.backbone_lr})
@@ -155,7 +163,7 @@ def train_finetune(ws: Workspace, cfg: FinetuneConfig, on_epoch: Callable[[dict]
             x, y = x.to(device, non_blocking=True), y.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 emb = net(x).float()
-            value = loss(emb, y, miner(emb, y)) if miner is not None else loss(emb, y)
+            value = metric_loss(loss, miner, emb, y)
             opt.zero_grad()
             value.backward()
             opt.step()

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BadInput
 from ..workspace import Workspace
-from .data import Augment, Samples, load_data
+from .data import Augment, Samples
 from .features import cache_key, cache_path, compute_features
 
 
@@ -91,19 +91,15 @@ def train_cached(ws: Workspace, cfg, progress: Callable[[int, int], None] | None
     import torch
     from torch.nn import functional as F
 
-    from ..embedders.registry import get_spec
-    from .export import check_name, export_torch
-    from .fit_head import HeadConfig, _build, val_recall
+    from .export import export_torch
+    from .finetune import prepare
+    from .fit_head import val_recall
     from .heads import EmbeddingNet
     from .loop import Trainer
-    from .metric import check_sampler, labeled_batches
+    from .metric import labeled_batches, metric_loss
     from .viz import draw_curves
 
-    check_name(cfg.name)
-    data = load_data(ws, cfg.labels, cfg.train, cfg.val, cfg.join)
-    check_sampler(data.train.labels, cfg.m_per_class, cfg.batch_size)
-    spec = get_spec(cfg.base)
-    backbone = spec.build()
+    data, spec, backbone, head, loss, miner, opt = prepare(ws, cfg)
     stem, tail = split_backbone(backbone, cfg.stages)
     t0 = time.perf_counter()
     augment = Augment.parse(cfg.augment)
@@ -112,9 +108,6 @@ def train_cached(ws: Workspace, cfg, progress: Callable[[int, int], None] | None
     val_acts = (stem_activations(ws, cfg.base, stem, spec.preprocess, cfg.stages, data.val, 0, augment, cfg.seed)
                 if data.val is not None else None)
     cache_seconds = time.perf_counter() - t0
-    hcfg = HeadConfig(cfg.name, cfg.base, "metric", loss=cfg.loss, miner=cfg.miner, margin=cfg.margin, dim=cfg.dim,
-                      lr=cfg.lr, weight_decay=cfg.weight_decay)
-    head, loss, miner, opt = _build(hcfg, spec.dim, len(data.train.classes))
     net = EmbeddingNet(tail, head)
     opt.add_param_group({"params": list(tail.parameters()), "lr": cfg.backbone_lr})
     trainer = Trainer(ws.model_dir / cfg.name, {"net": net, "loss": loss}, opt, asdict(cfg), cfg.seed,
@@ -130,7 +123,7 @@ def train_cached(ws: Workspace, cfg, progress: Callable[[int, int], None] | None
             x = torch.from_numpy(np.asarray(acts[batch, view], dtype=np.float32))
             y = torch.from_numpy(data.train.labels[batch].astype(np.int64))
             emb = net(x)
-            value = loss(emb, y, miner(emb, y)) if miner is not None else loss(emb, y)
+            value = metric_loss(loss, miner, emb, y)
             opt.zero_grad()
             value.backward()
             opt.step()

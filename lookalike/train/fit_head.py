@@ -136,7 +136,7 @@ def _validator(embed, feats, data, val_feats, unlabeled) -> Callable[[], dict]:
 
 
 def _epoch_fn(cfg, head, loss, miner, opt, feats, labels, rng, unlabeled) -> Callable[[int], float]:
-    from .metric import epoch_batches, metric_step_data
+    from .metric import epoch_batches, metric_loss, metric_step_data
 
     def run(epoch: int) -> float:
         total, n = 0.0, 0
@@ -151,7 +151,7 @@ def _epoch_fn(cfg, head, loss, miner, opt, feats, labels, rng, unlabeled) -> Cal
                 value = loss(head.logits(x), y)
             else:
                 emb = head(x)
-                value = loss(emb, y, miner(emb, y)) if miner is not None else loss(emb, y)
+                value = metric_loss(loss, miner, emb, y)
             opt.zero_grad()
             value.backward()
             opt.step()

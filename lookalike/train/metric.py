@@ -56,6 +56,11 @@ def check_sampler(labels: np.ndarray, m: int, batch_size: int) -> None:
         )
 
 
+def metric_loss(loss, miner, emb, labels):
+    """A pytorch-metric-learning loss on one batch, on the miner's tuples when there is a miner."""
+    return loss(emb, labels, miner(emb, labels)) if miner is not None else loss(emb, labels)
+
+
 def labeled_batches(labels: np.ndarray, m: int, batch_size: int, per_epoch: int) -> Iterator[np.ndarray]:
     """Index batches with m images of each of batch_size/m classes (a fresh sampler per epoch, for resume)."""
     from pytorch_metric_learning.samplers import MPerClassSampler
